@@ -1,0 +1,178 @@
+"""Public tests for batchnorm.py: batch normalization, plain and spatial."""
+
+import numpy as np
+import pytest
+
+from autograder.gradcheck import assert_close, check_gradient
+
+pytestmark = pytest.mark.part("batchnorm")
+
+# Column means 4, 3, 1; biased variances 5, 3.5, 1.5.
+X = np.array([[1, 2, 0], [3, 6, 0], [5, 1, 3], [7, 3, 1]], dtype=float)
+MEAN = np.array([4.0, 3.0, 1.0])
+VAR = np.array([5.0, 3.5, 1.5])
+
+
+@pytest.mark.points(2)
+def test_batchnorm_train_forward_fixed_values(layers):
+    """batchnorm_forward: train mode normalizes with the batch mean and biased variance"""
+    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0])
+    out, _ = layers.batchnorm_forward(X, gamma, beta, {"mode": "train", "eps": 0.0})
+    expected = gamma * (X - MEAN) / np.sqrt(VAR) + beta
+    assert_close(
+        out,
+        expected,
+        what="out of batchnorm_forward",
+        hint="normalize each column with its own mean and x.var(axis=0) (divided by N, not N-1), "
+        "then scale by gamma and shift by beta.",
+    )
+
+
+@pytest.mark.points(2)
+def test_batchnorm_train_updates_running_statistics(layers):
+    """batchnorm_forward: train mode writes momentum-weighted running statistics into bn_param"""
+    bn_param = {"mode": "train", "momentum": 0.5, "running_mean": np.ones(3), "running_var": np.full(3, 2.0)}
+    layers.batchnorm_forward(X, np.ones(3), np.zeros(3), bn_param)
+    hint = "running = momentum * running + (1 - momentum) * batch statistic, stored back in bn_param."
+    assert "running_mean" in bn_param and "running_var" in bn_param, (
+        "batchnorm_forward did not store running statistics"
+    )
+    assert_close(
+        bn_param["running_mean"],
+        0.5 * 1 + 0.5 * MEAN,
+        what="bn_param['running_mean'] after batchnorm_forward",
+        hint=hint,
+    )
+    assert_close(
+        bn_param["running_var"],
+        0.5 * 2 + 0.5 * VAR,
+        what="bn_param['running_var'] after batchnorm_forward",
+        hint=hint + " Use the biased variance.",
+    )
+
+
+@pytest.mark.points(1)
+def test_batchnorm_defaults(layers):
+    """batchnorm_forward: momentum 0.9 and zero running statistics when bn_param gives none"""
+    bn_param = {"mode": "train"}
+    layers.batchnorm_forward(X, np.ones(3), np.zeros(3), bn_param)
+    assert_close(
+        bn_param.get("running_mean"),
+        0.1 * MEAN,
+        what="bn_param['running_mean'] with default momentum",
+        hint="start from zeros and use momentum 0.9 when bn_param does not say otherwise.",
+    )
+
+
+@pytest.mark.points(2)
+def test_batchnorm_test_mode_uses_running_statistics(layers, rng):
+    """batchnorm_forward: test mode normalizes with the running statistics"""
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    running_mean, running_var = np.array([1.0, -2.0, 0.5]), np.array([4.0, 0.25, 1.0])
+    bn_param = {"mode": "test", "running_mean": running_mean, "running_var": running_var, "eps": 0.0}
+    out, _ = layers.batchnorm_forward(X, gamma, beta, bn_param)
+    assert_close(
+        out,
+        gamma * (X - running_mean) / np.sqrt(running_var) + beta,
+        what="out of batchnorm_forward (test mode)",
+        hint="in test mode use bn_param's running statistics, never the batch's own.",
+    )
+
+
+@pytest.mark.points(1)
+def test_batchnorm_rejects_unknown_mode(layers):
+    """batchnorm_forward: ValueError for a mode other than 'train' or 'test'"""
+    with pytest.raises(ValueError):
+        layers.batchnorm_forward(X, np.ones(3), np.zeros(3), {"mode": "training"})
+
+
+BN_HINTS = {
+    "dx": "dx has three paths: through x_normalized directly, through the batch mean and through the batch variance.",
+    "dgamma": "dgamma sums dout * x_normalized over the batch.",
+    "dbeta": "dbeta sums dout over the batch.",
+}
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
+@pytest.mark.parametrize("wrt", ["dx", "dgamma", "dbeta"])
+def test_batchnorm_backward_matches_numeric_gradient(layers, rng, backward, wrt):
+    """batchnorm backward: gradient against central differences of your forward pass"""
+    x = 3 * rng.standard_normal((5, 4)) + 2
+    gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
+    out, cache = layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    dout = rng.standard_normal(np.shape(out))
+    grads = dict(zip(("dx", "dgamma", "dbeta"), getattr(layers, backward)(dout, cache)))
+    inputs = {"dx": x, "dgamma": gamma, "dbeta": beta}
+
+    def forward(v):
+        args = {"dx": x, "dgamma": gamma, "dbeta": beta, wrt: v}
+        return layers.batchnorm_forward(args["dx"], args["dgamma"], args["dbeta"], {"mode": "train"})[0]
+
+    check_gradient(grads[wrt], forward, inputs[wrt], dout, what=f"{wrt} of {backward}", hint=BN_HINTS[wrt])
+
+
+@pytest.mark.points(2)
+def test_spatial_batchnorm_normalizes_each_channel(layers, rng):
+    """spatial_batchnorm_forward: each channel has mean beta and standard deviation gamma"""
+    x = rng.standard_normal((4, 3, 5, 6)) * np.array([1, 4, 9])[None, :, None, None] + 3
+    gamma, beta = np.array([1.0, 2.0, 3.0]), np.array([0.0, -1.0, 5.0])
+    out, _ = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 0.0})
+    hint = "statistics are per channel, over N, H and W together: move channels last before reshaping to (N*H*W, C)."
+    assert_close(
+        np.mean(out, axis=(0, 2, 3)),
+        beta,
+        what="per-channel mean of spatial_batchnorm_forward's out",
+        hint=hint,
+        tolerance=1e-9,
+    )
+    assert_close(
+        np.std(out, axis=(0, 2, 3)),
+        gamma,
+        what="per-channel std of spatial_batchnorm_forward's out",
+        hint=hint,
+    )
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("wrt", ["dx", "dgamma", "dbeta"])
+def test_spatial_batchnorm_backward_matches_numeric_gradient(layers, rng, wrt):
+    """spatial_batchnorm_backward: gradient against central differences of your forward pass"""
+    x = 2 * rng.standard_normal((2, 3, 3, 4)) + 1
+    gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
+    out, cache = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    dout = rng.standard_normal(np.shape(out))
+    grads = dict(zip(("dx", "dgamma", "dbeta"), layers.spatial_batchnorm_backward(dout, cache)))
+    inputs = {"dx": x, "dgamma": gamma, "dbeta": beta}
+
+    def forward(v):
+        args = {"dx": x, "dgamma": gamma, "dbeta": beta, wrt: v}
+        return layers.spatial_batchnorm_forward(args["dx"], args["dgamma"], args["dbeta"], {"mode": "train"})[0]
+
+    check_gradient(
+        grads[wrt],
+        forward,
+        inputs[wrt],
+        dout,
+        what=f"{wrt} of spatial_batchnorm_backward",
+        hint="undo the forward's transpose and reshape in reverse order around the plain backward pass.",
+    )
+
+
+@pytest.mark.points(1)
+def test_batchnorm_does_not_modify_inputs(layers, rng):
+    """batchnorm: x, gamma, beta, dout and the caller's running arrays are left unchanged"""
+    x, gamma, beta = rng.standard_normal((6, 3)), rng.standard_normal(3), rng.standard_normal(3)
+    running_mean, running_var = np.zeros(3), np.ones(3)
+    arrays = {"x": x, "gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
+    copies = {name: a.copy() for name, a in arrays.items()}
+    bn_param = {"mode": "train", "running_mean": running_mean, "running_var": running_var}
+    out, cache = layers.batchnorm_forward(x, gamma, beta, bn_param)
+    dout = rng.standard_normal(np.shape(out))
+    arrays["dout"], copies["dout"] = dout, dout.copy()
+    layers.batchnorm_backward(dout, cache)
+    for name, array in arrays.items():
+        assert np.array_equal(array, copies[name]), (
+            f"batchnorm modified {name} in place; "
+            "store new running arrays in bn_param instead of updating the old ones."
+        )

@@ -1,0 +1,127 @@
+"""Public tests for conv.py: conv_forward_naive and conv_backward_naive."""
+
+import numpy as np
+import pytest
+
+from autograder.gradcheck import assert_close, check_gradient
+
+pytestmark = pytest.mark.part("conv")
+
+SOBEL_AND_CROSS = np.array([[[[1, 0, -1], [2, 0, -2], [1, 0, -1]]], [[[0, 1, 0], [1, 1, 1], [0, 1, 0]]]], dtype=float)
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize(
+    "x_shape, w_shape, stride, pad, out_shape",
+    [
+        ((2, 3, 6, 6), (4, 3, 3, 3), 1, 1, (2, 4, 6, 6)),
+        ((1, 2, 7, 5), (3, 2, 3, 1), 2, 0, (1, 3, 3, 3)),
+        ((3, 1, 4, 4), (2, 1, 6, 6), 1, 1, (3, 2, 1, 1)),
+    ],
+    ids=["same-padding", "non-square-stride-2", "kernel-as-large-as-padded-input"],
+)
+def test_conv_forward_output_shape(layers, rng, x_shape, w_shape, stride, pad, out_shape):
+    """conv_forward_naive: output shape"""
+    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
+    assert isinstance(out, np.ndarray) and out.shape == out_shape, (
+        f"conv_forward_naive: out has shape {getattr(out, 'shape', type(out))}, expected {out_shape}. "
+        "What that usually means: H_out = 1 + (H + 2*pad - HH) // stride, and likewise for W."
+    )
+
+
+@pytest.mark.points(2)
+def test_conv_forward_fixed_values(layers):
+    """conv_forward_naive: values of a Sobel and a cross filter, stride 1, pad 1"""
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    b = np.array([0.5, -1.0])
+    out, _ = layers.conv_forward_naive(x, SOBEL_AND_CROSS, b, {"stride": 1, "pad": 1})
+    expected = np.array(
+        [
+            [
+                [
+                    [-6.5, -5.5, -5.5, 10.5],
+                    [-19.5, -7.5, -7.5, 24.5],
+                    [-35.5, -7.5, -7.5, 40.5],
+                    [-34.5, -5.5, -5.5, 38.5],
+                ],
+                [[4, 7, 11, 11], [16, 24, 29, 26], [32, 44, 49, 42], [32, 47, 51, 39]],
+            ]
+        ]
+    )
+    assert_close(
+        out,
+        expected,
+        what="out of conv_forward_naive",
+        hint="a convolution layer computes a cross-correlation: do not flip the kernel; "
+        "each output adds the bias of its own filter once.",
+    )
+
+
+@pytest.mark.points(2)
+def test_conv_forward_fixed_values_stride_2(layers):
+    """conv_forward_naive: values with two channels, stride 2, pad 1"""
+    x = np.arange(50.0).reshape(1, 2, 5, 5) % 7 - 3
+    w = np.array([[[[1, -1, 0], [0, 2, 1], [1, 0, 0]], [[0, 1, 0], [1, 0, -1], [2, 0, 1]]]], dtype=float)
+    out, _ = layers.conv_forward_naive(x, w, np.array([2.0]), {"stride": 2, "pad": 1})
+    expected = np.array([[[[-8, 10, 3], [5, 17, -5], [8, -9, 3]]]], dtype=float)
+    assert_close(
+        out,
+        expected,
+        what="out of conv_forward_naive",
+        hint="window (i, j) starts at row i*stride and column j*stride of the padded input, "
+        "and sums over all input channels.",
+    )
+
+
+@pytest.mark.points(1)
+def test_conv_forward_rejects_windows_that_do_not_fit(layers, rng):
+    """conv_forward_naive: ValueError naming the dimension when stride does not divide"""
+    x, w, b = rng.standard_normal((1, 1, 7, 6)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1)
+    with pytest.raises(ValueError, match="(?i)width") as raised:
+        layers.conv_forward_naive(x, w, b, {"stride": 2, "pad": 0})
+    assert raised.type is ValueError
+
+
+@pytest.mark.points(1)
+def test_conv_does_not_modify_inputs(layers, rng):
+    """conv_forward_naive / conv_backward_naive: inputs are left unchanged"""
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    conv_param = {"stride": 1, "pad": 1}
+    copies = [a.copy() for a in (x, w, b)]
+    out, cache = layers.conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dout_copy = dout.copy()
+    layers.conv_backward_naive(dout, cache)
+    for name, before, after in zip(("x", "w", "b", "dout"), copies + [dout_copy], (x, w, b, dout)):
+        assert np.array_equal(before, after), (
+            f"conv_forward_naive/conv_backward_naive modified {name} in place; work on a copy (np.pad returns one)."
+        )
+    assert conv_param == {"stride": 1, "pad": 1}, "conv_forward_naive changed conv_param"
+
+
+CONV_GRADIENT_HINTS = {
+    "dx": "each window sends dout * w back to every pixel it covers; windows overlap, so use +=, "
+    "and crop the padding at the end.",
+    "dw": "dw[f] sums, over all images and output positions, dout[n, f, i, j] times the input window at (i, j).",
+    "db": "db[f] is dout summed over the batch and both spatial axes.",
+}
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("wrt", ["dx", "dw", "db"])
+@pytest.mark.parametrize("stride, pad", [(1, 1), (2, 1)], ids=["stride-1", "stride-2"])
+def test_conv_backward_matches_numeric_gradient(layers, rng, wrt, stride, pad):
+    """conv_backward_naive: gradient against central differences of your forward pass"""
+    x, w, b = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((2, 3, 3, 3)), rng.standard_normal(2)
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = layers.conv_forward_naive(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = layers.conv_backward_naive(dout, cache)
+    forwards = {
+        "dx": (dx, x, lambda v: layers.conv_forward_naive(v, w, b, conv_param)[0]),
+        "dw": (dw, w, lambda v: layers.conv_forward_naive(x, v, b, conv_param)[0]),
+        "db": (db, b, lambda v: layers.conv_forward_naive(x, w, v, conv_param)[0]),
+    }
+    analytic, point, forward = forwards[wrt]
+    check_gradient(analytic, forward, point, dout, what=f"{wrt} of conv_backward_naive", hint=CONV_GRADIENT_HINTS[wrt])

@@ -1,0 +1,137 @@
+"""Public tests for im2col.py: im2col, col2im and the convolution built on them."""
+
+import numpy as np
+import pytest
+
+from autograder.gradcheck import assert_close, check_gradient
+
+pytestmark = pytest.mark.part("im2col")
+
+
+@pytest.mark.points(2)
+def test_im2col_layout(layers):
+    """im2col: rows ordered (c, kh, kw), columns ordered (n, oh, ow)"""
+    x = np.arange(18.0).reshape(1, 2, 3, 3)
+    cols = layers.im2col(x, 2, 2, 1, 0)
+    expected = np.array(
+        [
+            [0, 1, 3, 4],
+            [1, 2, 4, 5],
+            [3, 4, 6, 7],
+            [4, 5, 7, 8],
+            [9, 10, 12, 13],
+            [10, 11, 13, 14],
+            [12, 13, 15, 16],
+            [13, 14, 16, 17],
+        ],
+        dtype=float,
+    )
+    assert_close(
+        cols,
+        expected,
+        what="cols of im2col",
+        hint="row r = (c*HH + kh)*WW + kw and column q = (n*H_out + oh)*W_out + ow; "
+        "a transposed result means rows and columns were swapped.",
+    )
+
+
+@pytest.mark.points(1)
+def test_im2col_shape_with_padding_and_stride(layers, rng):
+    """im2col: shape (C*HH*WW, N*H_out*W_out) with padding and stride"""
+    cols = layers.im2col(rng.standard_normal((2, 3, 7, 5)), 3, 3, 2, 1)
+    assert isinstance(cols, np.ndarray) and cols.shape == (27, 2 * 4 * 3), (
+        f"im2col: cols has shape {getattr(cols, 'shape', type(cols))}, expected (27, 24)"
+    )
+
+
+@pytest.mark.points(2)
+def test_col2im_sums_overlapping_fields(layers):
+    """col2im: pixels shared by overlapping fields receive the sum, padding is cropped"""
+    dx = layers.col2im(np.ones((9, 16)), (1, 1, 4, 4), 3, 3, 1, 1)
+    expected = np.array([[[[4, 6, 6, 4], [6, 9, 9, 6], [6, 9, 9, 6], [4, 6, 6, 4]]]], dtype=float)
+    assert_close(
+        dx,
+        expected,
+        what="dx of col2im",
+        hint="each pixel must receive one term per field that covers it (+=, not =); "
+        "corner pixels are covered by 4 fields, the centre by 9.",
+    )
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (1, 2)])
+def test_col2im_is_the_adjoint_of_im2col(layers, rng, stride, pad):
+    """col2im: <im2col(x), c> equals <x, col2im(c)> for random x and c"""
+    x = rng.standard_normal((2, 2, 5, 5))
+    cols = layers.im2col(x, 3, 3, stride, pad)
+    c = rng.standard_normal(np.shape(cols))
+    dx = layers.col2im(c, x.shape, 3, 3, stride, pad)
+    assert isinstance(dx, np.ndarray) and dx.shape == x.shape, (
+        f"col2im: dx has shape {getattr(dx, 'shape', type(dx))}, expected {x.shape}"
+    )
+    left, right = float(np.sum(cols * c)), float(np.sum(x * dx))
+    assert abs(left - right) <= 1e-9 * (abs(left) + abs(right) + 1), (
+        f"col2im is not the adjoint of im2col: <im2col(x), c> = {left:.10g} but <x, col2im(c)> = {right:.10g}. "
+        "What that usually means: col2im must read cols in exactly the layout im2col writes them."
+    )
+
+
+@pytest.mark.points(2)
+def test_conv_forward_im2col_fixed_values(layers):
+    """conv_forward_im2col: values of a Sobel and a cross filter, stride 1, pad 1"""
+    x = np.arange(16.0).reshape(1, 1, 4, 4)
+    w = np.array([[[[1, 0, -1], [2, 0, -2], [1, 0, -1]]], [[[0, 1, 0], [1, 1, 1], [0, 1, 0]]]], dtype=float)
+    out, _ = layers.conv_forward_im2col(x, w, np.array([0.5, -1.0]), {"stride": 1, "pad": 1})
+    expected = np.array(
+        [
+            [
+                [
+                    [-6.5, -5.5, -5.5, 10.5],
+                    [-19.5, -7.5, -7.5, 24.5],
+                    [-35.5, -7.5, -7.5, 40.5],
+                    [-34.5, -5.5, -5.5, 38.5],
+                ],
+                [[4, 7, 11, 11], [16, 24, 29, 26], [32, 44, 49, 42], [32, 47, 51, 39]],
+            ]
+        ]
+    )
+    assert_close(
+        out,
+        expected,
+        what="out of conv_forward_im2col",
+        hint="the product w.reshape(F, -1) @ cols has shape (F, N*H_out*W_out): reshape it to "
+        "(F, N, H_out, W_out) and transpose to (N, F, H_out, W_out).",
+    )
+
+
+@pytest.mark.points(1)
+def test_im2col_rejects_windows_that_do_not_fit(layers, rng):
+    """im2col: ValueError naming the dimension when stride does not divide"""
+    with pytest.raises(ValueError, match="(?i)height"):
+        layers.im2col(rng.standard_normal((1, 1, 5, 5)), 2, 3, 2, 0)
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("wrt", ["dx", "dw", "db"])
+def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt):
+    """conv_backward_im2col: gradient against central differences of your forward pass"""
+    x, w, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    conv_param = {"stride": 1, "pad": 1}
+    out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = layers.conv_backward_im2col(dout, cache)
+    forwards = {
+        "dx": (dx, x, lambda v: layers.conv_forward_im2col(v, w, b, conv_param)[0]),
+        "dw": (dw, w, lambda v: layers.conv_forward_im2col(x, v, b, conv_param)[0]),
+        "db": (db, b, lambda v: layers.conv_forward_im2col(x, w, v, conv_param)[0]),
+    }
+    analytic, point, forward = forwards[wrt]
+    check_gradient(
+        analytic,
+        forward,
+        point,
+        dout,
+        what=f"{wrt} of conv_backward_im2col",
+        hint="dw = dout_rows @ cols.T, dx = col2im(w_rows.T @ dout_rows); dout_rows must be "
+        "dout transposed to (F, N, H_out, W_out) before reshaping to (F, -1).",
+    )

@@ -1,0 +1,87 @@
+"""Loading a set of student files in-process, as the tests see them.
+
+Tests never import student modules directly: they ask a fixture for an
+implementation and call `impl.conv_forward_naive(...)`. In-process, that is a
+`LocalImplementation` over a folder of files; when grading, it is a sandbox proxy
+with the same attribute interface, so one test suite serves both.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from autograder.assignments import AssignmentSpec
+
+
+class SubmissionError(AssertionError):
+    """A student file or function is missing, does not import, or returned something unusable."""
+
+
+_package_counter = itertools.count()
+
+
+def load_package(
+    directory: Path, files: tuple[str, ...], label: str
+) -> tuple[types.ModuleType, dict[str, BaseException]]:
+    """Import the allow-listed files of `directory` as submodules of a fresh package.
+
+    Each load gets a package name of its own, so the reference, the stubs and any
+    number of variants can live in one process without sharing module state.
+    Returns the package and, per file, the exception that stopped it from loading.
+    """
+    package_name = f"_cnnkit_{label}_{next(_package_counter)}"
+    package = types.ModuleType(package_name)
+    package.__path__ = [str(directory)]
+    sys.modules[package_name] = package
+    failures: dict[str, BaseException] = {}
+    for file_name in files:
+        path = directory / file_name
+        module_name = f"{package_name}.{path.stem}"
+        if module_name in sys.modules:  # already imported by a sibling's relative import
+            setattr(package, path.stem, sys.modules[module_name])
+            continue
+        if not path.is_file():
+            failures[file_name] = FileNotFoundError(f"{file_name} was not submitted")
+            continue
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as error:  # noqa: BLE001 - a student file may raise anything, SystemExit too
+            del sys.modules[module_name]
+            failures[file_name] = error
+            continue
+        setattr(package, path.stem, module)
+    return package, failures
+
+
+class LocalImplementation:
+    """The graded functions of one assignment, imported in-process from a folder."""
+
+    def __init__(self, spec: AssignmentSpec, directory: Path, label: str = "impl") -> None:
+        self.spec = spec
+        self.directory = Path(directory)
+        self.package, self.failures = load_package(self.directory, spec.files, label)
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        function_spec = self.spec.function(name)
+        if function_spec.file in self.failures:
+            error = self.failures[function_spec.file]
+            raise SubmissionError(f"{name}: {function_spec.file} could not be loaded: {type(error).__name__}: {error}")
+        module = getattr(self.package, Path(function_spec.file).stem)
+        function = getattr(module, name, None)
+        if not callable(function):
+            raise SubmissionError(f"{name}: {function_spec.file} defines no function named {name}")
+        return function
+
+    def close(self) -> None:
+        """Nothing to release in-process; present so every implementation can be closed alike."""

@@ -1,0 +1,92 @@
+"""The one results model: every reporter (Gradescope JSON, CSV, terminal) reads it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+OUTPUT_LIMIT = 4000  # characters of captured student output kept per test
+
+
+def truncate(text: str, limit: int = OUTPUT_LIMIT, what: str = "output") -> str:
+    """Keep the first `limit` characters and say how much was cut and where."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[{what} truncated after {limit} characters; {len(text) - limit} more not shown]"
+
+
+@dataclass
+class TestResult:
+    """The outcome of one graded test."""
+
+    name: str
+    part: str
+    max_score: float
+    score: float
+    status: str  # 'passed' or 'failed'
+    output: str = ""
+    visibility: str = "visible"
+    number: str = ""
+    nodeid: str = ""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+
+
+@dataclass
+class GradeReport:
+    """All results of grading one submission of one assignment."""
+
+    assignment: str
+    tests: list[TestResult] = field(default_factory=list)
+    execution_time: float = 0.0
+    output: str = ""  # messages for the whole submission (rejected files, crashes)
+
+    @property
+    def score(self) -> float:
+        return round(sum(test.score for test in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(test.max_score for test in self.tests), 6)
+
+    def part_totals(self) -> dict[str, tuple[float, float]]:
+        """Per part: (score, max_score), in the order parts first appear."""
+        totals: dict[str, tuple[float, float]] = {}
+        for test in self.tests:
+            score, max_score = totals.get(test.part, (0.0, 0.0))
+            totals[test.part] = (round(score + test.score, 6), round(max_score + test.max_score, 6))
+        return totals
+
+    def number_tests(self) -> None:
+        """Give tests Gradescope numbers 'part.index', parts numbered in order of appearance."""
+        part_numbers: dict[str, int] = {}
+        counts: dict[str, int] = {}
+        for test in self.tests:
+            part_number = part_numbers.setdefault(test.part, len(part_numbers) + 1)
+            counts[test.part] = counts.get(test.part, 0) + 1
+            test.number = f"{part_number}.{counts[test.part]}"
+
+    def to_gradescope(self) -> dict:
+        """The report in Gradescope's results.json schema."""
+        return {
+            "score": self.score,
+            "execution_time": round(self.execution_time, 3),
+            "output": self.output,
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": [
+                {
+                    "name": test.name,
+                    "number": test.number,
+                    "score": test.score,
+                    "max_score": test.max_score,
+                    "status": test.status,
+                    "output": test.output,
+                    "visibility": test.visibility,
+                }
+                for test in self.tests
+            ],
+        }
+
+    def to_dict(self) -> dict:
+        return asdict(self)
