@@ -1,57 +1,57 @@
-"""The command line: `python -m autograder COMMAND ...`."""
+"""The command line: `python -m autograder COMMAND ...`.
+
+Each command lives in a module of its own that defines `add_arguments(parser)`
+and `run(args) -> int`; this file only maps names to modules, importing a
+module when its command runs so that `check` on a student's machine loads nothing
+it does not need.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from pathlib import Path
 
-from autograder.assignments import ASSIGNMENTS, get_assignment
-
-
-def _check(args: argparse.Namespace) -> int:
-    """Run the public tests in-process on the student's own files."""
-    from autograder.report import format_failures, format_table
-    from autograder.runner import run_tests
-
-    spec = get_assignment(args.assignment)
-    directory = Path(args.files) if args.files else spec.student_dir
-    report = run_tests(spec, directory)
-    print(format_table(report, title=f"{spec.name}: public tests on {directory}"))
-    failures = format_failures(report)
-    if failures and args.verbose:
-        print("\n" + failures)
-    elif failures:
-        print("\nRun with -v to see why each failing test failed.")
-    return 0 if report.score == report.max_score else 1
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("autograder.check", "run the public tests on your own files, in-process"),
+    "grade": ("autograder.grading", "grade one submission (folder or zip) in the sandbox"),
+    "batch": ("autograder.batch", "grade every submission in a folder into a CSV"),
+    "demo": ("autograder.demo", "grade submissions made from the kit itself and print their tables"),
+    "validate": ("autograder.validate", "check reference, stubs and known-bug variants against the tests"),
+    "release": ("autograder.release", "build the student release folder and zip"),
+    "gradescope": ("autograder.gradescope", "build a Gradescope autograder bundle"),
+    "export-nbgrader": ("autograder.export_nbgrader", "export the assignments as an nbgrader course"),
+    "export-otter": ("autograder.export_otter", "export the assignments in Otter-Grader's format"),
+}
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from autograder.demo import run_demo
-
-    return run_demo()
+def _load(command: str):
+    module_name = COMMANDS[command][0]
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name == module_name:
+            return None
+        raise
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
-    names = sorted(ASSIGNMENTS)
-
-    check = commands.add_parser("check", help="run the public tests on your own files, in-process")
-    check.add_argument("--assignment", required=True, choices=names)
-    check.add_argument("--files", help="folder of the files to check (default: the assignment folder)")
-    check.add_argument("-v", "--verbose", action="store_true", help="print every failure message")
-    check.set_defaults(handler=_check)
-
-    demo = commands.add_parser("demo", help="grade submissions made from the kit itself and print their tables")
-    demo.set_defaults(handler=_demo)
+    parser = argparse.ArgumentParser(prog="python -m autograder", description="The CNN assignment kit's engine.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        module = _load(name)
+        if module is None:  # commands whose modules a student release does not ship
+            continue
+        subparser = commands.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(subparser)
+        subparser.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        return int(args.handler(args) or 0)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
