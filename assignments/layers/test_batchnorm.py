@@ -112,6 +112,48 @@ def test_batchnorm_backward_matches_numeric_gradient(layers, rng, backward, wrt)
     check_gradient(grads[wrt], forward, inputs[wrt], dout, what=f"{wrt} of {backward}", hint=BN_HINTS[wrt])
 
 
+@pytest.mark.points(1)
+@pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
+def test_batchnorm_backward_in_test_mode_matches_numeric_gradient(layers, rng, backward):
+    """batchnorm backward after a test-mode forward: dx against central differences"""
+    x, gamma, beta = rng.standard_normal((5, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    bn_param = {"mode": "test", "running_mean": rng.standard_normal(4), "running_var": rng.uniform(0.5, 2.0, 4)}
+    out, cache = layers.batchnorm_forward(x, gamma, beta, dict(bn_param))
+    dout = rng.standard_normal(np.shape(out))
+    dx, _, _ = getattr(layers, backward)(dout, cache)
+    check_gradient(
+        dx,
+        lambda v: layers.batchnorm_forward(v, gamma, beta, dict(bn_param))[0],
+        x,
+        dout,
+        what=f"dx of {backward} (test mode)",
+        hint="in test mode the running statistics are constants: no gradient flows through a batch mean or variance.",
+    )
+
+
+@pytest.mark.points(1)
+def test_spatial_batchnorm_running_statistics_per_channel(layers, rng):
+    """spatial_batchnorm_forward: running statistics have one entry per channel"""
+    x = rng.standard_normal((3, 4, 2, 5)) * np.array([1.0, 2.0, 3.0, 4.0])[None, :, None, None] + 1.0
+    bn_param = {"mode": "train"}
+    layers.spatial_batchnorm_forward(x, np.ones(4), np.zeros(4), bn_param)
+    hint = (
+        "the statistics of channel c are over x[:, c, :, :]; with momentum 0.9 and zero start, running = 0.1 * batch."
+    )
+    assert_close(
+        bn_param.get("running_mean"),
+        0.1 * x.mean(axis=(0, 2, 3)),
+        what="bn_param['running_mean'] after spatial_batchnorm_forward",
+        hint=hint,
+    )
+    assert_close(
+        bn_param.get("running_var"),
+        0.1 * x.var(axis=(0, 2, 3)),
+        what="bn_param['running_var'] after spatial_batchnorm_forward",
+        hint=hint,
+    )
+
+
 @pytest.mark.points(2)
 def test_spatial_batchnorm_normalizes_each_channel(layers, rng):
     """spatial_batchnorm_forward: each channel has mean beta and standard deviation gamma"""

@@ -113,10 +113,12 @@ def test_im2col_rejects_windows_that_do_not_fit(layers, rng):
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("wrt", ["dx", "dw", "db"])
-def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt):
+@pytest.mark.parametrize("x_size, stride, pad", [(6, 1, 1), (7, 2, 1)], ids=["stride-1", "stride-2"])
+def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt, x_size, stride, pad):
     """conv_backward_im2col: gradient against central differences of your forward pass"""
-    x, w, b = rng.standard_normal((2, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-    conv_param = {"stride": 1, "pad": 1}
+    x = rng.standard_normal((2, 2, x_size, x_size))
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    conv_param = {"stride": stride, "pad": pad}
     out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = layers.conv_backward_im2col(dout, cache)
@@ -134,4 +136,25 @@ def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt):
         what=f"{wrt} of conv_backward_im2col",
         hint="dw = dout_rows @ cols.T, dx = col2im(w_rows.T @ dout_rows); dout_rows must be "
         "dout transposed to (F, N, H_out, W_out) before reshaping to (F, -1).",
+    )
+
+
+@pytest.mark.points(1)
+def test_im2col_functions_do_not_modify_inputs(layers, rng):
+    """im2col / col2im / conv_*_im2col: inputs and conv_param are left unchanged"""
+    x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    conv_param = {"stride": 1, "pad": 1}
+    copies = {"x": x.copy(), "w": w.copy(), "b": b.copy()}
+    cols = layers.im2col(x, 3, 3, 1, 1)
+    cols_copy = np.array(cols, copy=True)
+    layers.col2im(cols, x.shape, 3, 3, 1, 1)
+    out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
+    dout = rng.standard_normal(np.shape(out))
+    dout_copy = dout.copy()
+    layers.conv_backward_im2col(dout, cache)
+    for name, array in (("x", x), ("w", w), ("b", b), ("dout", dout), ("cols", cols)):
+        before = cols_copy if name == "cols" else dout_copy if name == "dout" else copies[name]
+        assert np.array_equal(array, before), f"an im2col function modified {name} in place"
+    assert conv_param == {"stride": 1, "pad": 1}, (
+        f"conv_forward_im2col changed conv_param to {conv_param}; keep what backward needs in the cache"
     )

@@ -186,3 +186,29 @@ def test_batchnorm_leaves_inputs_unchanged(layers):
     for name, array in arrays.items():
         assert np.array_equal(array, originals[name]), f"batchnorm modified {name} in place"
     assert np.array_equal(dout, dout_original), "batchnorm_backward_alt modified dout in place"
+
+
+@pytest.mark.points(1)
+@pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
+def test_batchnorm_backward_after_test_mode_matches_reference(matches_reference, backward):
+    """batchnorm backward on a test-mode cache: the running statistics are constants"""
+    x, gamma, beta = bn_inputs(80, (6, 5))
+    running_mean, running_var = random_arrays(81, (5,), (5,))
+    running_var = np.abs(running_var) + 0.5
+
+    def scenario(impl):
+        bn_param = {"mode": "test", "running_mean": running_mean.copy(), "running_var": running_var.copy()}
+        out, cache = impl.batchnorm_forward(x, gamma, beta, bn_param)
+        (dout,) = random_arrays(82, np.shape(out))
+        dx, dgamma, dbeta = getattr(impl, backward)(dout, cache)
+        return {
+            f"dx of {backward} (test mode)": dx,
+            f"dgamma of {backward} (test mode)": dgamma,
+            f"dbeta of {backward} (test mode)": dbeta,
+        }
+
+    matches_reference(
+        scenario,
+        hint="in test mode the normalization uses fixed running statistics, so dx is just "
+        "dout * gamma / sqrt(running_var + eps): no mean or variance paths.",
+    )

@@ -115,6 +115,7 @@ def test_im2col_functions_leave_inputs_unchanged(layers):
         assert np.array_equal(array, originals[name]), f"an im2col function modified {name} in place"
     assert np.array_equal(cols, cols_original), "col2im modified cols in place"
     assert np.array_equal(dout, dout_original), "conv_backward_im2col modified dout in place"
+    assert conv_param == {"stride": 1, "pad": 1}, f"conv_forward_im2col changed conv_param to {conv_param}"
 
 
 @pytest.mark.points(1)

@@ -1,0 +1,216 @@
+"""Known-bug variants: realistic student mistakes written as small text patches on a reference.
+
+An assignment's catalogue (`cnn_reference.<assignment>.bugs`, never shipped to
+students) lists `Bug`s. Each one is the reference with one mistake in it, so the
+kit can check that its tests catch the mistake (`python -m autograder validate`)
+and can recognise the mistake in a student's output to tell them what it
+probably is (`Catalogue.matching_hints`, used by the hidden tests).
+
+The patches are plain text on purpose: a catalogue entry reads like the diff a
+student would have produced, and `Bug.apply` fails loudly when the reference
+changes under it, so a catalogue cannot rot silently.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder.assignments import AssignmentSpec
+from autograder.gradcheck import VALUE_TOLERANCE, relative_error
+from autograder.implementation import LocalImplementation
+
+# A scenario calls graded functions through an implementation object and returns named outputs.
+Scenario = Callable[[Any], Mapping[str, Any]]
+
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class PatchError(ValueError):
+    """A bug's patch does not apply: its text does not occur exactly once in the reference file."""
+
+
+@dataclass(frozen=True)
+class Bug:
+    """One known mistake: replace `find` by `replace`, once, in the reference's `file`.
+
+    id: a short snake_case name, unique in its catalogue (it also names the variant's folder).
+    function: the graded function the mistake sits in.
+    hint: what a student who made this mistake should read: what is wrong and how to
+    find it, without handing out the fix as code.
+    """
+
+    id: str
+    file: str
+    function: str
+    hint: str
+    find: str
+    replace: str
+
+    def apply(self, source: str) -> str:
+        """The source with the patch applied; PatchError unless `find` occurs exactly once."""
+        count = source.count(self.find)
+        if count != 1:
+            where = "does not occur" if count == 0 else f"occurs {count} times"
+            raise PatchError(
+                f"bug {self.id!r}: the text to replace {where} in {self.file} (it must occur exactly once); "
+                f"update the catalogue entry to the current reference:\n{self.find}"
+            )
+        patched = source.replace(self.find, self.replace)
+        if patched == source:
+            raise PatchError(f"bug {self.id!r}: the patch leaves {self.file} unchanged")
+        return patched
+
+
+def materialize(spec: AssignmentSpec, bug: Bug, directory: Path) -> Path:
+    """Write the reference's allow-listed files into `directory`, with `bug` applied to its file.
+
+    Returns the directory. Only the allow-listed files (and artifacts the reference
+    has) are written, exactly what a submission may contain, so the variant is graded
+    like a submission.
+    """
+    if bug.file not in spec.files:
+        raise PatchError(f"bug {bug.id!r}: {bug.file} is not one of {spec.name}'s files {spec.files}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for file_name in spec.files:
+        source = (spec.reference_dir / file_name).read_text()
+        if file_name == bug.file:
+            source = bug.apply(source)
+        (directory / file_name).write_text(source)
+    # Artifacts (trained checkpoints) travel with a submission; a variant keeps the reference's.
+    for file_name in getattr(spec, "artifacts", ()):
+        if (spec.reference_dir / file_name).is_file():
+            shutil.copyfile(spec.reference_dir / file_name, directory / file_name)
+    return directory
+
+
+def outputs_match(actual: Any, expected: Any, tolerance: float = VALUE_TOLERANCE) -> bool:
+    """Whether two outputs agree: equal shapes, the same non-finite entries, finite ones within tolerance.
+
+    Non-arrays never match anything; the comparison is the norm-wise relative error
+    of autograder.gradcheck, so "matching" here means what passing a test means.
+    """
+    if not isinstance(actual, np.ndarray) or not isinstance(expected, np.ndarray):
+        return False
+    if actual.shape != expected.shape or actual.dtype.kind not in "fiub" or expected.dtype.kind not in "fiub":
+        return False
+    actual = actual.astype(np.float64)
+    expected = expected.astype(np.float64)
+    finite = np.isfinite(actual)
+    # A NaN or an infinity in one place must be the same in the other: a mistake that
+    # divides by zero is recognised by where it does so.
+    if not np.array_equal(finite, np.isfinite(expected)):
+        return False
+    if not np.array_equal(actual[~finite], expected[~finite], equal_nan=True):
+        return False
+    return relative_error(actual[finite], expected[finite]) <= tolerance
+
+
+def run_quietly(scenario: Scenario, implementation: Any) -> Mapping[str, Any] | None:
+    """The scenario's outputs on one implementation, or None when it raises anything at all.
+
+    Warnings are silenced: a variant dividing by zero must not add noise to a
+    student's test report, and a run with -W error must not turn it into a failure.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            outputs = scenario(implementation)
+        except BaseException as error:  # noqa: BLE001 - a variant may raise anything; it then simply does not match
+            if isinstance(error, KeyboardInterrupt):
+                raise
+            return None
+    return outputs if isinstance(outputs, Mapping) else None
+
+
+class Catalogue:
+    """The known-bug variants of one assignment, loaded in-process on demand and cached.
+
+    Variants are written once per catalogue object into a temporary folder that is
+    removed when the object is collected or the interpreter exits.
+    """
+
+    def __init__(self, spec: AssignmentSpec, bugs: Iterable[Bug]) -> None:
+        self.spec = spec
+        self.bugs: tuple[Bug, ...] = tuple(bugs)
+        self.by_id: dict[str, Bug] = {}
+        for bug in self.bugs:
+            if not _ID_PATTERN.match(bug.id):
+                raise ValueError(f"bug id {bug.id!r} is not snake_case")
+            if bug.id in self.by_id:
+                raise ValueError(f"bug id {bug.id!r} occurs twice in the {spec.name} catalogue")
+            if bug.function not in spec.functions:
+                raise ValueError(f"bug {bug.id!r}: {spec.name} has no graded function {bug.function!r}")
+            if spec.functions[bug.function].file != bug.file:
+                raise ValueError(f"bug {bug.id!r}: {bug.function} is not defined in {bug.file}")
+            if not bug.hint.strip():
+                raise ValueError(f"bug {bug.id!r} has no hint")
+            self.by_id[bug.id] = bug
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self._implementations: dict[str, LocalImplementation] = {}
+        self._reference: LocalImplementation | None = None
+
+    def __len__(self) -> int:
+        return len(self.bugs)
+
+    def __iter__(self):
+        return iter(self.bugs)
+
+    def reference(self) -> LocalImplementation:
+        """The unpatched reference, in-process."""
+        if self._reference is None:
+            self._reference = LocalImplementation(self.spec, self.spec.reference_dir, label=f"{self.spec.name}_ref")
+        return self._reference
+
+    def implementation(self, bug_id: str) -> LocalImplementation:
+        """The variant of `bug_id`, in-process, materialized and imported once per catalogue."""
+        if bug_id not in self._implementations:
+            bug = self.by_id[bug_id]
+            if self._folder is None:
+                self._folder = tempfile.TemporaryDirectory(prefix=f"cnnkit-{self.spec.name}-variants-")
+            directory = materialize(self.spec, bug, Path(self._folder.name) / bug.id)
+            self._implementations[bug_id] = LocalImplementation(self.spec, directory, label=f"bug_{bug.id}")
+        return self._implementations[bug_id]
+
+    def matching_bugs(self, scenario: Scenario, actual: Mapping[str, Any]) -> list[Bug]:
+        """The bugs whose variant reproduces `actual` on `scenario` while the reference does not.
+
+        Only the keys where `actual` holds an ndarray are compared (a student's output
+        may be missing or of the wrong type). A variant matches when its outputs agree
+        with all of them; it must also differ from the reference on at least one, or
+        it would explain nothing. A variant that raises does not match.
+        """
+        expected = run_quietly(scenario, self.reference())
+        if expected is None:
+            return []
+        keys = [key for key, value in actual.items() if isinstance(value, np.ndarray) and key in expected]
+        if not keys:
+            return []
+        matches = []
+        for bug in self.bugs:
+            outputs = run_quietly(scenario, self.implementation(bug.id))
+            if outputs is None:
+                continue
+            if not all(outputs_match(actual[key], outputs.get(key)) for key in keys):
+                continue
+            if all(outputs_match(outputs.get(key), expected[key]) for key in keys):
+                continue
+            matches.append(bug)
+        return matches
+
+    def matching_hints(self, scenario: Scenario, actual: Mapping[str, Any]) -> list[str]:
+        """The hints of matching_bugs, without repeats, in catalogue order."""
+        hints: list[str] = []
+        for bug in self.matching_bugs(scenario, actual):
+            if bug.hint not in hints:
+                hints.append(bug.hint)
+        return hints
