@@ -147,7 +147,8 @@ BUGS = (
         function="avg_pool_backward_naive",
         hint="avg_pool_backward_naive divides a slice of dout in place; dout[:, :, i, j] is a view, so the "
         "caller's upstream gradient changes. Compute the share into a new array instead.",
-        find="dx[:, :, top : top + pool_height, left : left + pool_width] += dout[:, :, i, j][:, :, None, None] * share",
+        find="dx[:, :, top : top + pool_height, left : left + pool_width] += "
+        "dout[:, :, i, j][:, :, None, None] * share",
         replace="upstream = dout[:, :, i, j]\n"
         "            upstream *= share\n"
         "            dx[:, :, top : top + pool_height, left : left + pool_width] += upstream[:, :, None, None]",

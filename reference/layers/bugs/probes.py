@@ -44,10 +44,21 @@ def _conv_probe(forward: str, backward: str, geometry: tuple) -> Probe:
 
     def probe(impl: Any) -> dict[str, Any]:
         x, w, b = _arrays(1, x_shape, w_shape, (w_shape[0],))
-        out, cache = getattr(impl, forward)(x, w, b, {"stride": stride, "pad": pad})
+        conv_param = {"stride": stride, "pad": pad}
+        out, cache = getattr(impl, forward)(x, w, b, conv_param)
         (dout,) = _arrays(2, np.shape(out))
         dx, dw, db = getattr(impl, backward)(dout, cache)
-        return {"out": out, "dx": dx, "dw": dw, "db": db}
+        # The inputs after the calls count as outputs: a variant may differ only by modifying them.
+        conv_param_kept = np.array([float(conv_param == {"stride": stride, "pad": pad})])
+        return {
+            "out": out,
+            "dx": dx,
+            "dw": dw,
+            "db": db,
+            "x_after": x,
+            "dout_after": dout,
+            "conv_param_kept": conv_param_kept,
+        }
 
     return probe
 
@@ -73,7 +84,8 @@ def _pool_probe(forward: str, backward: str, geometry: tuple, tied: bool) -> Pro
         x = rng.integers(0, 3, size=x_shape).astype(float) if tied else rng.standard_normal(x_shape)
         out, cache = getattr(impl, forward)(x, dict(pool_param))
         dout = rng.standard_normal(np.shape(out))
-        return {"out": out, "dx": getattr(impl, backward)(dout, cache)}
+        dx = getattr(impl, backward)(dout, cache)
+        return {"out": out, "dx": dx, "x_after": x, "dout_after": dout}
 
     return probe
 
@@ -132,6 +144,12 @@ def _bn_unknown_mode_probe(impl: Any) -> dict[str, Any]:
     return {"out": out}
 
 
+def _bn_missing_mode_probe(impl: Any) -> dict[str, Any]:
+    (x,) = _arrays(11, (4, 2))
+    out, _ = impl.batchnorm_forward(x, np.ones(2), np.zeros(2), {})
+    return {"out": out}
+
+
 def _spatial_bn_probe(impl: Any) -> dict[str, Any]:
     x, gamma, beta, dout = _arrays(10, (2, 3, 4, 5), (3,), (3,), (2, 3, 4, 5))
     x = x * np.array([1.0, 3.0, 0.5])[None, :, None, None] + 2
@@ -167,6 +185,7 @@ def _build() -> dict[str, Probe]:
         probes[f"{backward}_train"] = _bn_train_probe(backward)
         probes[f"{backward}_test"] = _bn_test_probe(backward)
     probes["batchnorm_unknown_mode"] = _bn_unknown_mode_probe
+    probes["batchnorm_missing_mode"] = _bn_missing_mode_probe
     probes["spatial_batchnorm"] = _spatial_bn_probe
     return probes
 
