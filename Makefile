@@ -3,7 +3,7 @@
 # The sandbox runs student code as an unprivileged user, who must be able to run the
 # interpreter: prefer the system Python (world-readable) over one in a private home.
 PYTHON ?= $(shell for p in /usr/bin/python3 python3; do \
-	$$p -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' 2>/dev/null && echo $$p && break; done)
+	$$p -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && echo $$p && break; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 SETUP_STAMP := $(VENV)/.setup-complete

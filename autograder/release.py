@@ -25,12 +25,11 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import tomllib
 
 from autograder.assignments import ASSIGNMENTS, KIT_ROOT, AssignmentSpec
 from autograder.leakcheck import Leak, check_release

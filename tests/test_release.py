@@ -8,12 +8,12 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
 
 import pytest
-import tomllib
 
 from autograder.assignments import ASSIGNMENTS, KIT_ROOT
 from autograder.release import (
