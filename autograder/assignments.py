@@ -14,7 +14,9 @@ class FunctionSpec:
 
     returns lists one entry per returned value: 'array' for a float ndarray, 'cache'
     for an opaque object that must stay with the implementation (a sandbox keeps it
-    in the worker and hands back a handle). A single non-tuple return is ('array',).
+    in the worker and hands back a handle), 'json' for plain data (numbers, strings,
+    lists, dicts; numpy scalars arrive as Python numbers). A single non-tuple return
+    is ('array',).
     """
 
     name: str
@@ -30,6 +32,13 @@ class AssignmentSpec:
     files: tuple[str, ...]  # the allow-list: the only files taken from a submission
     parts: tuple[str, ...]
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
+    # Kit-owned modules (not student files) that a sandbox copies from student_dir next to
+    # the submitted files and loads into the same package, so that their relative imports
+    # (`from . import models`) reach the submission. Graded functions may live in them.
+    support_files: tuple[str, ...] = ()
+    # Non-code files taken from a submission when present (trained checkpoints): copied
+    # next to the submitted files, never imported. A missing one is no error.
+    artifacts: tuple[str, ...] = ()
 
     @property
     def student_dir(self) -> Path:
@@ -82,7 +91,29 @@ LAYERS = AssignmentSpec(
     ),
 )
 
-ASSIGNMENTS: dict[str, AssignmentSpec] = {LAYERS.name: LAYERS}
+_JSON = ("json",)
+
+TRAINING = AssignmentSpec(
+    name="training",
+    files=("models.py", "train.py"),
+    parts=("lenet", "resnet", "training", "checkpoints"),
+    functions=_functions(
+        FunctionSpec("parameter_count", "probes.py", _JSON),
+        FunctionSpec("forward_shape", "probes.py", _JSON),
+        FunctionSpec("state_shapes", "probes.py", _JSON),
+        FunctionSpec("filled_forward", "probes.py"),
+        FunctionSpec("zeroed_norm_forward", "probes.py"),
+        FunctionSpec("evaluate_linear", "probes.py", _JSON),
+        FunctionSpec("train_linear_epoch", "probes.py", _JSON),
+        FunctionSpec("fit", "probes.py", _JSON),
+        FunctionSpec("checkpoint_status", "probes.py", _JSON),
+        FunctionSpec("checkpoint_logits", "probes.py"),
+    ),
+    support_files=("probes.py",),
+    artifacts=("lenet_mnist.pt", "resnet18_cifar10.pt"),
+)
+
+ASSIGNMENTS: dict[str, AssignmentSpec] = {LAYERS.name: LAYERS, TRAINING.name: TRAINING}
 
 
 def get_assignment(name: str) -> AssignmentSpec:

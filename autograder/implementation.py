@@ -27,12 +27,20 @@ _package_counter = itertools.count()
 
 
 def load_package(
-    directory: Path, files: tuple[str, ...], label: str
+    directory: Path,
+    files: tuple[str, ...],
+    label: str,
+    *,
+    support_dir: Path | None = None,
+    support_files: tuple[str, ...] = (),
 ) -> tuple[types.ModuleType, dict[str, BaseException]]:
     """Import the allow-listed files of `directory` as submodules of a fresh package.
 
     Each load gets a package name of its own, so the reference, the stubs and any
     number of variants can live in one process without sharing module state.
+    support_files (kit-owned modules, taken from support_dir, default `directory`)
+    join the same package after the files, so that their relative imports reach
+    the files of `directory`.
     Returns the package and, per file, the exception that stopped it from loading.
     """
     package_name = f"_cnnkit_{label}_{next(_package_counter)}"
@@ -40,8 +48,10 @@ def load_package(
     package.__path__ = [str(directory)]
     sys.modules[package_name] = package
     failures: dict[str, BaseException] = {}
-    for file_name in files:
-        path = directory / file_name
+    support_dir = Path(support_dir) if support_dir is not None else Path(directory)
+    sources = [(file_name, Path(directory) / file_name) for file_name in files]
+    sources += [(file_name, support_dir / file_name) for file_name in support_files]
+    for file_name, path in sources:
         module_name = f"{package_name}.{path.stem}"
         if module_name in sys.modules:  # already imported by a sibling's relative import
             setattr(package, path.stem, sys.modules[module_name])
@@ -68,7 +78,9 @@ class LocalImplementation:
     def __init__(self, spec: AssignmentSpec, directory: Path, label: str = "impl") -> None:
         self.spec = spec
         self.directory = Path(directory)
-        self.package, self.failures = load_package(self.directory, spec.files, label)
+        self.package, self.failures = load_package(
+            self.directory, spec.files, label, support_dir=spec.student_dir, support_files=spec.support_files
+        )
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("__"):
