@@ -43,6 +43,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_IMPLEMENTATIONS] = {}
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """With --sandbox, start the workers of the assignments whose tests run, so they boot during collection."""
+    config = session.config
+    if not config.getoption("--sandbox"):
+        return
+    from autograder.assignments import ASSIGNMENTS
+
+    paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
+    for name, spec in ASSIGNMENTS.items():
+        if any(path == spec.student_dir or spec.student_dir in path.parents for path in paths):
+            implementation_for(config, name)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     for implementation in config.stash.get(_IMPLEMENTATIONS, {}).values():
         implementation.close()
@@ -99,6 +112,7 @@ class ResultsCollector:
         self._items: dict[str, pytest.Item] = {}
         self._failures: dict[str, str] = {}
         self._outputs: dict[str, list[str]] = {}
+        self._skipped: set[str] = set()
         self.collection_errors: list[str] = []
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -129,8 +143,11 @@ class ResultsCollector:
                     self._outputs.setdefault(item.nodeid, []).append(text)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.skipped:
+            self._skipped.add(report.nodeid)
         if report.skipped and report.nodeid not in self._failures:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            reason = reason.removeprefix("Skipped: ")
             self._failures[report.nodeid] = f"skipped, so not graded: {reason}"
         elif report.failed and report.nodeid not in self._failures:
             self._failures[report.nodeid] = report.longreprtext[-2000:]
@@ -155,5 +172,6 @@ class ResultsCollector:
                 output=output,
                 visibility=_marker_value(item, "visibility", _default_visibility(item)),
                 nodeid=item.nodeid,
+                skipped=item.nodeid in self._skipped,
             )
         )

@@ -1,0 +1,132 @@
+"""`python -m autograder grade SUBMISSION --assignment NAME --out results.json`: grade one submission.
+
+The submission (a folder or a .zip) is taken in by autograder/submission.py, then the
+public tests and, where the kit has them, the hidden tests run against it with every
+student call in the sandbox (autograder/sandbox.py). The results go to a Gradescope
+results.json, and a table with per-part subtotals goes to the terminal.
+
+Whatever happens (a rejected archive, workers that all die, a fault in the kit
+itself) a valid results.json is written: on an internal failure it gives score 0 and
+says why in its output, so Gradescope shows a message instead of a crash.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
+from autograder.report import format_table, write_gradescope_results, write_json_atomically
+from autograder.results import GradeReport
+from autograder.runner import run_tests
+from autograder.submission import SubmissionRejected, stage_submission
+
+INTERNAL_FAILURE = (
+    "The autograder failed while grading this submission, so it was given 0 points for now. "
+    "This is a fault of the grader, not necessarily of your code: please tell the course staff.\n\n"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("submission", help="the submission: a folder or a .zip archive")
+    parser.add_argument("--assignment", required=True, choices=sorted(ASSIGNMENTS))
+    parser.add_argument("--out", required=True, help="where to write the Gradescope results.json")
+    parser.add_argument(
+        "--call-timeout", type=float, default=10.0, help="seconds each call of a student function may take"
+    )
+    parser.add_argument("--report", help="also write the full report (every test with its part) as JSON here")
+    parser.add_argument("-k", dest="keyword", help="grade only the tests matching this pytest -k expression")
+    parser.add_argument("-q", "--quiet", action="store_true", help="print no table")
+
+
+def grade_submission(
+    submission: Path,
+    spec: AssignmentSpec,
+    out: Path,
+    *,
+    call_timeout: float = 10.0,
+    pytest_args: tuple[str, ...] = (),
+    report_path: Path | None = None,
+) -> GradeReport:
+    """Grade one submission in the sandbox and write results.json to out; never raises for a bad submission."""
+    started = time.perf_counter()
+    staged = None
+    try:
+        staged = stage_submission(Path(submission), spec)
+        hidden = spec.hidden_tests_dir.is_dir()
+        if not hidden:
+            print(f"note: {spec.hidden_tests_dir} does not exist; grading with the public tests only", file=sys.stderr)
+        report = run_tests(
+            spec, staged.directory, hidden=hidden, sandbox=True, call_timeout=call_timeout, extra_args=pytest_args
+        )
+        if staged.notes:
+            report.output = "\n".join(staged.notes) + "\n" + report.output
+        if not report.tests:
+            raise RuntimeError(f"no test ran\n{report.output}")
+        broken_sandbox = [test.output for test in report.tests if "SandboxStartError" in test.output]
+        if broken_sandbox:  # the machine or the kit failed, not the submission
+            raise RuntimeError(f"the sandbox could not be started:\n{broken_sandbox[0][:2000]}")
+    except SubmissionRejected as error:
+        report = GradeReport(assignment=spec.name, output=f"Your submission could not be graded: {error}\n")
+    except BaseException as error:  # noqa: BLE001 - a results file must be written whatever went wrong
+        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))[-3000:]
+        report = GradeReport(assignment=spec.name, output=INTERNAL_FAILURE + details)
+        if isinstance(error, KeyboardInterrupt):
+            _write(report, started, out, report_path)
+            raise
+    finally:
+        if staged is not None:
+            staged.cleanup()
+    _write(report, started, out, report_path)
+    return report
+
+
+def is_internal_failure(report: GradeReport) -> bool:
+    """Whether the report is the stand-in written when the grader itself failed."""
+    return report.output.startswith(INTERNAL_FAILURE)
+
+
+def _write(report: GradeReport, started: float, out: Path, report_path: Path | None) -> None:
+    report.execution_time = time.perf_counter() - started
+    try:
+        write_gradescope_results(report, Path(out))
+        if report_path is not None:
+            write_json_atomically(report.to_dict(), Path(report_path))
+    except Exception as error:  # noqa: BLE001 - last resort: the smallest valid results file
+        fallback = {"score": 0, "output": INTERNAL_FAILURE + f"results could not be written: {error}", "tests": []}
+        with open(os.fspath(out), "w") as stream:
+            json.dump(fallback, stream)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = get_assignment(args.assignment)
+    pytest_args = ("-k", args.keyword) if args.keyword else ()
+    # SIGTERM (batch's timeout) unwinds like Ctrl-C: the sandbox is closed, a results file written.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        report = grade_submission(
+            Path(args.submission),
+            spec,
+            Path(args.out),
+            call_timeout=args.call_timeout,
+            pytest_args=pytest_args,
+            report_path=Path(args.report) if args.report else None,
+        )
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    if not args.quiet:
+        print(format_table(report, title=f"{spec.name}: {args.submission}"))
+    return 1 if is_internal_failure(report) else 0

@@ -1,0 +1,188 @@
+"""Benchmark of the sandboxed autograder: one submission, its overhead over in-process, and a batch of 100.
+
+Prints a table and returns True when every target is met:
+- grading the reference layers submission (public and hidden tests, sandbox included,
+  through autograder.grading as the grade command does): at most 15 s of wall time;
+- the sandbox's overhead over running the same tests in-process (run_tests without
+  sandbox), medians of interleaved runs: at most 25%;
+- batch grading 100 submissions with --jobs 2: at most 10 minutes, measured for real.
+
+Also reported, to explain the overhead: the round trip of a call that does nothing
+(so the overhead is about calls x round trip), the calls one grading makes, the
+worker's start-up time, and the machine's load average, since a shared machine's load
+moves every number here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from autograder import batch
+from autograder.assignments import LAYERS, AssignmentSpec, FunctionSpec
+from autograder.grading import grade_submission
+from autograder.runner import run_tests
+from autograder.sandbox import SandboxImplementation
+
+GRADE_TARGET_S = 15.0
+OVERHEAD_TARGET = 0.25
+BATCH_TARGET_S = 600.0
+BATCH_SIZE = 100
+REPEATS = 3
+
+_ECHO = AssignmentSpec(
+    name="echo",
+    files=("echo.py",),
+    parts=("echo",),
+    functions={"forward": FunctionSpec("forward", "echo.py", ("array", "cache"))},
+)
+
+
+def round_trip_us(calls: int = 3000) -> tuple[float, float]:
+    """Median microseconds of a sandboxed call that does nothing, and of the same call in-process."""
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "echo.py").write_text("def forward(x, w, b, param):\n    return x, None\n")
+        rng = np.random.default_rng(0)
+        args = (rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((2, 3, 3, 3)), np.zeros(2), {"stride": 1})
+        with SandboxImplementation(_ECHO, Path(folder)) as impl:
+            impl.forward(*args)
+            samples = []
+            for _ in range(5):
+                started = time.perf_counter()
+                for _ in range(calls):
+                    impl.forward(*args)
+                samples.append((time.perf_counter() - started) / calls * 1e6)
+
+        def local(x, w, b, param):
+            return x, None
+
+        started = time.perf_counter()
+        for _ in range(calls):
+            local(*args)
+        return statistics.median(samples), (time.perf_counter() - started) / calls * 1e6
+
+
+def worker_start_s(repeats: int = 5) -> float:
+    """Median seconds from creating a sandbox to its worker having imported the submission."""
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
+            impl._ready_worker()
+            samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def count_calls() -> int:
+    """How many calls of student functions one grading of the reference makes."""
+    counter = {"calls": 0}
+    original = SandboxImplementation._call
+
+    def counting(self, *args, **kwargs):
+        counter["calls"] += 1
+        return original(self, *args, **kwargs)
+
+    SandboxImplementation._call = counting
+    try:
+        run_tests(LAYERS, LAYERS.reference_dir, hidden=LAYERS.hidden_tests_dir.is_dir(), sandbox=True)
+    finally:
+        SandboxImplementation._call = original
+    return counter["calls"]
+
+
+def grade_and_compare(repeats: int = REPEATS) -> tuple[float, float, float, int]:
+    """Median wall seconds: grading the reference (sandboxed, as the grade command does), and
+    run_tests sandboxed and in-process on the same tests, interleaved. Also the number of tests."""
+    hidden = LAYERS.hidden_tests_dir.is_dir()
+    grade, sandboxed, local = [], [], []
+    tests = 0
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "results.json"
+        run_tests(LAYERS, LAYERS.reference_dir, hidden=hidden)  # warm the imports once
+        for _ in range(repeats):
+            started = time.perf_counter()
+            report = grade_submission(LAYERS.reference_dir, LAYERS, out)
+            grade.append(time.perf_counter() - started)
+            assert report.score == report.max_score > 0, report.output
+            tests = len(report.tests)
+            for sandbox, samples in ((True, sandboxed), (False, local)):
+                started = time.perf_counter()
+                report = run_tests(LAYERS, LAYERS.reference_dir, hidden=hidden, sandbox=sandbox)
+                samples.append(time.perf_counter() - started)
+                assert report.score == report.max_score, report.output
+    return statistics.median(grade), statistics.median(sandboxed), statistics.median(local), tests
+
+
+def batch_of(count: int, jobs: int = 2) -> tuple[float, int]:
+    """Wall seconds to batch-grade `count` copies of the reference (half folders, half zips), and how many
+    got full marks."""
+    with tempfile.TemporaryDirectory() as folder:
+        submissions = Path(folder) / "submissions"
+        submissions.mkdir()
+        for index in range(count):
+            if index % 2:
+                with zipfile.ZipFile(submissions / f"student{index:03d}.zip", "w") as bundle:
+                    for name in LAYERS.files:
+                        bundle.write(LAYERS.reference_dir / name, f"layers/{name}")
+            else:
+                target = submissions / f"student{index:03d}"
+                target.mkdir()
+                for name in LAYERS.files:
+                    shutil.copyfile(LAYERS.reference_dir / name, target / name)
+        args = argparse.Namespace(jobs=jobs, call_timeout=10.0, submission_timeout=600.0, keyword=None)
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # one progress line per submission: not for the table
+            outcomes = batch.grade_all(submissions, LAYERS, Path(folder) / "grades.csv", args)
+        seconds = time.perf_counter() - started
+    full = sum(1 for outcome in outcomes if outcome.status == "graded" and outcome.total == outcome.max_total > 0)
+    return seconds, full
+
+
+def main() -> bool:
+    load_before = os.getloadavg()[0]
+    trip, local_trip = round_trip_us()
+    start = worker_start_s()
+    calls = count_calls()
+    grade_s, sandboxed_s, local_s, tests = grade_and_compare()
+    overhead = sandboxed_s / local_s - 1
+    grade_met = grade_s <= GRADE_TARGET_S
+    batch_s, full = batch_of(BATCH_SIZE)
+    batch_met = batch_s <= BATCH_TARGET_S and full == BATCH_SIZE
+    load_after = os.getloadavg()[0]
+
+    rows = [
+        ("grade reference, public + hidden, sandboxed (s)", f"{grade_s:.2f}", f"<= {GRADE_TARGET_S:g}", grade_met),
+        ("  same tests via run_tests, sandboxed (s)", f"{sandboxed_s:.2f}", "", None),
+        ("  same tests via run_tests, in-process (s)", f"{local_s:.2f}", "", None),
+        ("sandbox overhead over in-process", f"{overhead:.0%}", f"<= {OVERHEAD_TARGET:.0%}", overhead <= 0.25),
+        (f"batch of {BATCH_SIZE} submissions, --jobs 2 (s)", f"{batch_s:.1f}", f"<= {BATCH_TARGET_S:g}", batch_met),
+        ("  submissions with full marks", f"{full}/{BATCH_SIZE}", f"{BATCH_SIZE}/{BATCH_SIZE}", None),
+        ("tests per grading", f"{tests}", "", None),
+        ("calls of student functions per grading", f"{calls}", "", None),
+        ("round trip of an empty sandboxed call (us)", f"{trip:.0f}", "", None),
+        ("  the same call in-process (us)", f"{local_trip:.2f}", "", None),
+        ("  calls x round trip (s)", f"{calls * trip / 1e6:.2f}", "", None),
+        ("worker start to submission imported (s)", f"{start:.3f}", "~0.1-0.2", None),
+        ("load average before / after (2 cores)", f"{load_before:.1f} / {load_after:.1f}", "", None),
+    ]
+    width = max(len(row[0]) for row in rows)
+    print(f"{'measure':<{width}}  {'value':>12}  {'target':>10}  met")
+    for label, value, target, met in rows:
+        mark = "" if met is None else ("yes" if met else "MISSED")
+        print(f"{label:<{width}}  {value:>12}  {target:>10}  {mark}")
+    return grade_met and overhead <= OVERHEAD_TARGET and batch_met
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

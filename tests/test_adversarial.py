@@ -1,0 +1,137 @@
+"""The adversarial suite: each attack of tests/adversarial/ against the whole grading pipeline.
+
+Every attack submission is the reference with one function (or one file, or the
+archive itself) replaced by the attack. Grading it must: write a valid results.json;
+give zero to the tests of what the attack targets; still grade (and pass) the other
+selected tests; leave no process of the submission running; and leave no file the
+attack tried to plant. See tests/adversarial/README.md for the ATTACK metadata.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox_process
+from autograder.assignments import LAYERS
+from autograder.grading import grade_submission
+
+ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
+AS_ROOT = os.geteuid() == 0
+
+
+def read_attack(path: Path) -> dict:
+    """The ATTACK dict of an attack file, read as a literal: the attack's code never runs here."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(target, "id", None) == "ATTACK" for target in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError(f"{path.name} has no ATTACK dict")
+
+
+def _fill(text: str, places: dict[str, str]) -> str:
+    for placeholder, value in places.items():
+        text = text.replace(placeholder, value)
+    return text
+
+
+def build_submission(path: Path, attack: dict, folder: Path, places: dict[str, str]) -> Path:
+    """The attack's submission: a zip of its entries, or the reference files with the attack appended to one."""
+    reference = LAYERS.reference_dir
+    if "archive" in attack:
+        archive = folder / "submission.zip"
+        with zipfile.ZipFile(archive, "w") as bundle:
+            for name, content in attack["archive"]:
+                kind, _, value = content.partition(":")
+                if kind == "reference":
+                    bundle.writestr(name, (reference / value).read_text())
+                elif kind == "text":
+                    bundle.writestr(name, _fill(value, places))
+                else:  # a symbolic link: mode bits in the upper half of external_attr, the target as content
+                    info = zipfile.ZipInfo(name)
+                    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                    bundle.writestr(info, _fill(value, places))
+        return archive
+    submission = folder / "submission"
+    submission.mkdir()
+    for name in LAYERS.files:
+        (submission / name).write_text((reference / name).read_text())
+    if "symlinks" in attack:
+        for name, target in attack["symlinks"].items():
+            (submission / name).unlink()
+            (submission / name).symlink_to(_fill(target, places))
+        return submission
+    target = submission / attack.get("file", "conv.py")
+    target.write_text(target.read_text() + "\n\n# --- the attack ---\n" + _fill(path.read_text(), places))
+    for name, text in attack.get("extra_files", {}).items():
+        (submission / name).parent.mkdir(parents=True, exist_ok=True)
+        (submission / name).write_text(_fill(text, places))
+    return submission
+
+
+@pytest.fixture
+def leftovers(monkeypatch):
+    """Processes of a submission still alive when its sandbox lets go of them (there must be none)."""
+    found: list[int] = []
+    release, stop = sandbox_process.SlotLease.release, sandbox_process.WorkerProcess.stop
+
+    def checked_release(self):
+        found.extend(sandbox_process.processes_of_uid(self.uid))
+        release(self)
+
+    def checked_stop(self, uid):
+        survivors = stop(self, uid)
+        if uid is None:
+            found.extend(sandbox_process.processes_in_session(self.pid, self.marker))
+        return survivors
+
+    monkeypatch.setattr(sandbox_process.SlotLease, "release", checked_release)
+    monkeypatch.setattr(sandbox_process.WorkerProcess, "stop", checked_stop)
+    return found
+
+
+def test_every_attack_file_declares_its_attack():
+    assert len(ATTACK_FILES) >= 20
+    for path in ATTACK_FILES:
+        attack = read_attack(path)
+        assert attack["select"] and attack["fails"], path.name
+
+
+@pytest.mark.parametrize("path", ATTACK_FILES, ids=[path.stem for path in ATTACK_FILES])
+def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path, leftovers):
+    attack = read_attack(path)
+    if attack.get("root_only") and not AS_ROOT:
+        pytest.skip("this attack is only contained when the grader runs as root")
+    out = tmp_path / "results" / "results.json"
+    marker = tmp_path / "planted-by-the-attack"
+    places = {"__RESULTS__": str(out), "__MARKER__": str(marker), "__REFERENCE__": str(LAYERS.reference_dir)}
+    submission = build_submission(path, attack, tmp_path, places)
+
+    report = grade_submission(
+        submission, LAYERS, out, call_timeout=attack.get("call_timeout", 2.0), pytest_args=("-k", attack["select"])
+    )
+
+    results = json.loads(out.read_text())  # valid JSON, in Gradescope's schema
+    assert set(results) >= {"score", "execution_time", "output", "tests"}
+    assert results["score"] == report.score == sum(test["score"] for test in results["tests"])
+    for test in results["tests"]:
+        assert set(test) >= {"name", "number", "score", "max_score", "status", "output", "visibility"}
+    attacked = [t for t in report.tests if any(part in t.nodeid for part in attack["fails"])]
+    others = [t for t in report.tests if t not in attacked]
+    assert attacked, f"the selection ran none of the attacked tests: {[t.nodeid for t in report.tests]}"
+    assert all(t.score == 0 and t.status == "failed" for t in attacked), [(t.nodeid, t.status) for t in attacked]
+    assert others and all(t.status == "passed" for t in others), [(t.nodeid, t.output[:300]) for t in others]
+    failure_text = "\n".join(t.output for t in attacked)
+    for message in attack.get("messages", []):
+        assert message in failure_text, failure_text[:3000]
+    for message in attack.get("report_messages", []):
+        assert message in results["output"], results["output"]
+    assert not leftovers, f"processes of the submission still running: {leftovers}"
+    assert not marker.exists(), f"the attack planted {marker}"
+    assert not Path("/tmp/cnnkit-zip-slip-marker.py").exists()
+    assert not (tmp_path / "cnnkit-zip-slip-marker.py").exists()

@@ -1,0 +1,536 @@
+"""SandboxImplementation: the same behaviour as in-process, and containment of everything else.
+
+Most tests use a small made-up assignment, `probe`, whose functions misbehave on request;
+the rest use the layers reference and compare with LocalImplementation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import sandbox_process
+from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
+from autograder.implementation import LocalImplementation, SubmissionError
+from autograder.sandbox import CacheHandle, SandboxImplementation
+
+AS_ROOT = os.geteuid() == 0
+root_only = pytest.mark.skipif(not AS_ROOT, reason="the grader confines workers this way only as root")
+
+PROBE = AssignmentSpec(
+    name="probe",
+    files=("probe.py", "other.py"),
+    parts=("probe",),
+    functions={
+        spec.name: spec
+        for spec in (
+            FunctionSpec("echo", "probe.py", ("json",)),
+            FunctionSpec("peek", "probe.py", ("json",)),
+            FunctionSpec("double", "probe.py"),
+            FunctionSpec("forward", "probe.py", ("array", "cache")),
+            FunctionSpec("backward", "probe.py"),
+            FunctionSpec("mutate", "probe.py"),
+            FunctionSpec("behave", "probe.py"),
+            FunctionSpec("triple", "probe.py", ("array", "array", "array")),
+            FunctionSpec("jail_facts", "probe.py", ("json",)),
+            FunctionSpec("other_value", "other.py", ("json",)),
+        )
+    },
+)
+
+PROBE_SOURCE = """
+import ctypes
+import os
+import sys
+import time
+
+import numpy as np
+
+
+class WidthError(ValueError):
+    pass
+
+
+class Agreeable(np.ndarray):
+    pass
+
+
+def echo(value):
+    return value
+
+
+def peek(params):
+    return len(params)
+
+
+def double(x):
+    return x * 2
+
+
+def forward(x):
+    return x + 1, {"x": x}
+
+
+def backward(dout, cache):
+    return dout * cache["x"]
+
+
+def mutate(x, params):
+    x *= 2
+    params["seen"] = True
+    params.pop("drop", None)
+    params["new"] = np.arange(3.0)
+    params["items"].append(5)
+    return x.copy()
+
+
+def behave(kind):
+    if kind == "value_error":
+        raise ValueError("the width does not fit")
+    if kind == "custom_error":
+        raise WidthError("a subclass of ValueError")
+    if kind == "key_error":
+        raise KeyError("stride")
+    if kind == "system_exit":
+        sys.exit(3)
+    if kind == "keyboard":
+        raise KeyboardInterrupt
+    if kind == "assert":
+        assert False, "my own check"
+    if kind == "exit":
+        os._exit(3)
+    if kind == "segfault":
+        ctypes.string_at(0)
+    if kind == "loop":
+        while True:
+            pass
+    if kind == "print":
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+    if kind == "flood":
+        print("x" * 200_000)
+    if kind == "daemon":
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                time.sleep(600)
+            os._exit(0)
+        time.sleep(0.2)
+    if kind == "list":
+        return [1.0, 2.0]
+    if kind == "object_array":
+        return np.array([1.0, None], dtype=object)
+    if kind == "int_array":
+        return np.arange(3)
+    if kind == "subclass":
+        return np.zeros(2).view(Agreeable)
+    if kind == "none":
+        return None
+    if kind == "scalar":
+        return np.float64(1.0)
+    return np.zeros(2)
+
+
+def triple(kind):
+    if kind == "two":
+        return np.zeros(1), np.zeros(1)
+    return np.zeros(1), np.zeros(1), np.zeros(1)
+
+
+def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
+    import resource
+    import socket
+
+    facts = {"uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "cwd": os.getcwd()}
+    for name, path in [
+        ("reference", os.path.join(kit_root, "reference", "layers", "conv.py")),
+        ("hidden", os.path.join(kit_root, "reference", "layers", "hidden_tests", "conftest.py")),
+        ("git", os.path.join(kit_root, ".git", "HEAD")),
+        ("autograder", os.path.join(kit_root, "autograder", "grading.py")),
+    ]:
+        try:
+            with open(path) as stream:
+                stream.read(10)
+            facts[name] = "read"
+        except OSError as error:
+            facts[name] = type(error).__name__
+    try:
+        import cnn_reference  # noqa: F401
+
+        facts["import_reference"] = "imported"
+    except ImportError as error:
+        facts["import_reference"] = type(error).__name__
+    try:
+        import autograder.grading  # noqa: F401
+
+        facts["import_grading"] = "imported"
+    except ImportError as error:
+        facts["import_grading"] = type(error).__name__
+    try:
+        with socket.create_connection(("127.0.0.1", 9), timeout=1):
+            facts["network"] = "connected"
+    except OSError as error:
+        facts["network"] = type(error).__name__ + ": " + str(error)
+    facts["tmp"] = sorted(os.listdir("/tmp"))
+    facts["processes"] = len([entry for entry in os.listdir("/proc") if entry.isdigit()])
+    facts["nproc"] = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+    facts["address_space"] = resource.getrlimit(resource.RLIMIT_AS)[0]
+    try:
+        with open(plant, "w") as stream:
+            stream.write("x")
+        facts["wrote_tmp"] = True
+    except OSError:
+        facts["wrote_tmp"] = False
+    facts["sys_path"] = sys.path
+    return facts
+"""
+
+
+def make_probe(folder: Path, probe: str = PROBE_SOURCE, other: str | None = "def other_value():\n    return 42\n"):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "probe.py").write_text(probe)
+    if other is not None:
+        (folder / "other.py").write_text(other)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    with SandboxImplementation(PROBE, make_probe(tmp_path_factory.mktemp("probe")), call_timeout=2) as impl:
+        yield impl
+
+
+@pytest.fixture(scope="module")
+def layers_pair():
+    local = LocalImplementation(LAYERS, LAYERS.reference_dir, label="sandbox_test")
+    with SandboxImplementation(LAYERS, LAYERS.reference_dir) as remote:
+        yield local, remote
+
+
+# --- the same results as in-process ------------------------------------------------------
+
+
+def test_reference_layers_give_the_same_outputs_as_in_process(layers_pair):
+    local, remote = layers_pair
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((2, 3, 6, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    conv_param = {"stride": 1, "pad": 1}
+    out, cache = remote.conv_forward_naive(x, w, b, conv_param)
+    expected, local_cache = local.conv_forward_naive(x, w, b, conv_param)
+    assert type(out) is np.ndarray and np.array_equal(out, expected)
+    assert isinstance(cache, CacheHandle)
+    dout = rng.standard_normal(out.shape)
+    for got, want in zip(remote.conv_backward_naive(dout, cache), local.conv_backward_naive(dout, local_cache)):
+        assert np.array_equal(got, want)
+
+
+def test_running_statistics_are_written_into_the_callers_dict(layers_pair):
+    local, remote = layers_pair
+    x = np.random.default_rng(1).standard_normal((8, 3))
+    remote_param, local_param = {"mode": "train", "momentum": 0.5}, {"mode": "train", "momentum": 0.5}
+    remote.batchnorm_forward(x, np.ones(3), np.zeros(3), remote_param)
+    local.batchnorm_forward(x, np.ones(3), np.zeros(3), local_param)
+    assert remote_param.keys() == local_param.keys()
+    assert np.array_equal(remote_param["running_mean"], local_param["running_mean"])
+
+
+def test_errors_keep_their_builtin_type_and_message(layers_pair):
+    _, remote = layers_pair
+    with pytest.raises(ValueError, match="(?i)width") as raised:
+        remote.conv_forward_naive(np.zeros((1, 1, 7, 6)), np.zeros((1, 1, 3, 3)), np.zeros(1), {"stride": 2, "pad": 0})
+    assert raised.type is ValueError
+    assert "in the sandbox" in "".join(raised.value.__notes__)
+
+
+def test_in_place_changes_of_arguments_are_mirrored(sandbox):
+    x = np.arange(4.0)
+    view = np.arange(8.0)[::2]  # a caller's non-contiguous view is updated in place too
+    items = [1]
+    params = {"drop": 1, "items": items}
+    result = sandbox.mutate(x, params)
+    assert np.array_equal(x, [0, 2, 4, 6]) and np.array_equal(result, x)
+    assert params["seen"] is True and "drop" not in params and np.array_equal(params["new"], [0, 1, 2])
+    assert params["items"] is items and items == [1, 5]
+    sandbox.mutate(view, {"items": []})
+    assert np.array_equal(view, [0, 4, 8, 12])
+
+
+def test_unchanged_arguments_keep_their_identity(sandbox):
+    x = np.ones(3)
+    params = {"x": x}
+    assert sandbox.peek(params) == 1
+    assert params["x"] is x
+
+
+def test_cache_handles_round_trip(sandbox):
+    x = np.arange(3.0)
+    out, cache = sandbox.forward(x)
+    assert np.array_equal(out, x + 1)
+    assert np.array_equal(sandbox.backward(np.ones(3), cache), x)
+    assert "kept in the sandbox" in repr(cache)
+
+
+def test_an_evicted_cache_gives_a_clear_error(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), cache_limit=2) as impl:
+        _, first = impl.forward(np.ones(2))
+        keep = [impl.forward(np.ones(2))[1] for _ in range(3)]
+        with pytest.raises(SubmissionError, match="no longer held"):
+            impl.backward(np.ones(2), first)
+        assert keep
+
+
+def test_a_cache_from_another_submission_is_refused(sandbox, tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path)) as other:
+        _, foreign = other.forward(np.ones(2))
+        with pytest.raises(SubmissionError, match="different submission"):
+            sandbox.backward(np.ones(2), foreign)
+
+
+def test_json_returns_are_plain_python(sandbox):
+    value = sandbox.echo({"loss": np.float64(0.5), "history": [np.int64(1), 2], "name": "x"})
+    assert value == {"loss": 0.5, "history": [1, 2], "name": "x"}
+    assert type(value["loss"]) is float and type(value["history"][0]) is int
+    with pytest.raises(SubmissionError, match="plain"):
+        sandbox.echo({"weights": np.ones(2)})
+
+
+# --- what comes back is checked ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("list", "is a list of 2 values; expected a float ndarray"),
+        ("object_array", "an ndarray with dtype object and shape (2,)"),
+        ("int_array", "an ndarray with dtype int64 and shape (3,)"),
+        ("subclass", "an ndarray subclass"),
+        ("none", "is None"),
+        ("scalar", "a numpy scalar of type float64"),
+    ],
+)
+def test_only_exact_float_arrays_come_back(sandbox, kind, message):
+    with pytest.raises(SubmissionError, match="expected a float ndarray") as raised:
+        sandbox.behave(kind)
+    assert message in str(raised.value)
+
+
+def test_a_tuple_of_the_wrong_length_is_refused(sandbox):
+    with pytest.raises(SubmissionError, match=r"returned a tuple of 2 values; expected a tuple of 3 values"):
+        sandbox.triple("two")
+    assert len(sandbox.triple("three")) == 3
+
+
+def test_student_exception_classes_keep_name_and_builtin_base(sandbox):
+    with pytest.raises(ValueError, match="subclass of ValueError") as raised:
+        sandbox.behave("custom_error")
+    assert raised.type is not ValueError and raised.type.__name__ == "WidthError"
+    with pytest.raises(KeyError) as raised:
+        sandbox.behave("key_error")
+    assert raised.value.args == ("stride",)
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [("system_exit", "SystemExit: 3"), ("keyboard", "KeyboardInterrupt"), ("assert", "my own check")],
+)
+def test_exits_interrupts_and_asserts_become_submission_errors(sandbox, kind, message):
+    with pytest.raises(SubmissionError, match=message):
+        sandbox.behave(kind)
+    assert sandbox.other_value() == 42  # the same worker goes on
+
+
+# --- crashes, timeouts, limits -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind, message",
+    [
+        ("exit", r"the worker exited with status 3 \(os._exit\(\) .*\) while running behave"),
+        ("segfault", "the worker died with signal SIGSEGV"),
+        ("loop", "behave did not return within 2 s"),
+    ],
+)
+def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, kind, message):
+    before = sandbox._worker.pid
+    _, cache = sandbox.forward(np.ones(2))
+    with pytest.raises(SubmissionError, match=message):
+        sandbox.behave(kind)
+    assert np.array_equal(sandbox.double(np.ones(2)), [2, 2])
+    assert sandbox._worker.pid != before
+    with pytest.raises(SubmissionError, match="has since been replaced"):
+        sandbox.backward(np.ones(2), cache)
+
+
+def test_the_cpu_limit_kills_with_sigxcpu(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=20, cpu_seconds=1) as impl:
+        with pytest.raises(SubmissionError, match="SIGXCPU"):
+            impl.behave("loop")
+
+
+def test_the_time_budget_stops_a_submission_that_only_hangs(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=0.5, time_budget=0.7) as impl:
+        with pytest.raises(SubmissionError, match="did not return"):
+            impl.behave("loop")
+        with pytest.raises(SubmissionError, match="did not return"):
+            impl.behave("loop")
+        with pytest.raises(SubmissionError, match="used up its 0.7 s"):
+            impl.double(np.ones(1))
+
+
+def test_output_is_captured_per_call_and_bounded(sandbox):
+    sandbox.take_output()
+    sandbox.behave("print")
+    text = sandbox.take_output()
+    assert "to stdout" in text and "to stderr" in text
+    assert sandbox.take_output() == ""
+    sandbox.behave("flood")
+    flood = sandbox.take_output()
+    assert "more bytes of output were not kept" in flood and len(flood) < 100_000
+
+
+# --- the submission's files ------------------------------------------------------------------
+
+
+def test_a_broken_file_fails_only_its_own_functions(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path, probe="def echo(:\n")) as impl:
+        with pytest.raises(SubmissionError, match="probe.py could not be loaded:(.|\n)*SyntaxError"):
+            impl.echo(1)
+        assert impl.other_value() == 42
+
+
+def test_a_missing_file_fails_only_its_own_functions(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path, other=None)) as impl:
+        with pytest.raises(SubmissionError, match="other.py was not submitted"):
+            impl.other_value()
+        assert impl.echo(1) == 1
+
+
+def test_exiting_at_import_time_fails_only_that_file(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path, probe="import os\nos._exit(0)\n"), call_timeout=2) as impl:
+        with pytest.raises(SubmissionError, match="importing probe.py in the sandbox ended it"):
+            impl.echo(1)
+        assert impl.other_value() == 42
+
+
+def test_a_symlinked_file_is_not_taken(tmp_path):
+    folder = make_probe(tmp_path / "submission")
+    (folder / "other.py").unlink()
+    (folder / "other.py").symlink_to(folder / "probe.py")
+    with SandboxImplementation(PROBE, folder) as impl:
+        with pytest.raises(SubmissionError, match="symbolic link"):
+            impl.other_value()
+
+
+def test_unknown_names_are_attribute_errors(sandbox):
+    with pytest.raises(AttributeError):
+        sandbox.not_a_graded_function  # noqa: B018
+
+
+# --- confinement -----------------------------------------------------------------------------
+
+
+def test_nothing_of_the_kit_is_importable_in_the_worker(sandbox):
+    facts = sandbox.jail_facts(str(KIT_ROOT))
+    assert facts["import_reference"] == "ModuleNotFoundError"
+    assert facts["import_grading"] == "ModuleNotFoundError"
+    assert not any(path.rstrip("/") == str(KIT_ROOT) for path in facts["sys_path"])
+
+
+@root_only
+def test_as_root_the_worker_is_jailed(sandbox):
+    plant = Path(tempfile.gettempdir()) / f"cnnkit-planted-{os.getpid()}"
+    facts = sandbox.jail_facts(str(KIT_ROOT), str(plant))
+    assert sandbox_process.SLOT_UID_BASE <= facts["uid"] < sandbox_process.SLOT_UID_BASE + sandbox_process.SLOT_COUNT
+    assert facts["gid"] == facts["uid"] and facts["groups"] == []
+    for secret in ("reference", "hidden", "git", "autograder"):
+        assert facts[secret] in ("FileNotFoundError", "PermissionError"), (secret, facts[secret])
+    assert facts["network"] != "connected"
+    assert facts["nproc"] == 32 and facts["address_space"] == 4 << 30
+    assert facts["processes"] <= 3  # hidepid: the worker sees its own processes only
+    assert facts["wrote_tmp"] and not plant.exists()  # it wrote into a private tmpfs
+
+
+@root_only
+def test_as_root_without_namespaces_permissions_still_hide_the_reference(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), namespaces=False) as impl:
+        plant = Path(tempfile.gettempdir()) / f"cnnkit-planted-{os.getpid()}"
+        facts = impl.jail_facts(str(KIT_ROOT), str(plant))
+        plant.unlink(missing_ok=True)  # without a mount namespace /tmp is the host's
+        assert facts["uid"] >= sandbox_process.SLOT_UID_BASE
+        for secret in ("reference", "hidden", "git"):
+            assert facts[secret] == "PermissionError", (secret, facts[secret])
+        assert facts["import_reference"] == "ModuleNotFoundError"
+    assert (KIT_ROOT / "reference").stat().st_mode & 0o007 == 0
+
+
+@root_only
+def test_close_kills_every_process_of_the_submission(tmp_path):
+    impl = SandboxImplementation(PROBE, make_probe(tmp_path))
+    uid = impl._lease.uid
+    impl.behave("daemon")
+    assert len(sandbox_process.processes_of_uid(uid)) >= 2  # the worker and the daemon
+    impl.close()
+    assert sandbox_process.processes_of_uid(uid) == []
+
+
+@root_only
+def test_parallel_sandboxes_get_different_uids(tmp_path):
+    with (
+        SandboxImplementation(PROBE, make_probe(tmp_path / "a")) as first,
+        SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second,
+    ):
+        assert first._lease.uid != second._lease.uid
+        assert first.jail_facts(str(KIT_ROOT))["uid"] == first._lease.uid
+
+
+NON_ROOT_SCRIPT = """
+import json, sys
+import numpy as np
+from autograder.assignments import LAYERS
+from autograder.sandbox import SandboxImplementation
+with SandboxImplementation(LAYERS, sys.argv[1]) as impl:
+    x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
+    out, cache = impl.conv_forward_naive(x, w, np.zeros(1), {"stride": 1, "pad": 1})
+    dx, dw, db = impl.conv_backward_naive(np.ones_like(out), cache)
+    try:
+        impl.conv_forward_naive(None, None, None, None)
+    except Exception as error:
+        kind = type(error).__name__
+    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "notes": impl.notes}))
+"""
+
+
+@root_only
+def test_a_grader_without_root_still_sandboxes_best_effort():
+    # A folder nobody can read: pytest's tmp_path lies under a folder private to root.
+    top = Path(tempfile.mkdtemp(prefix="cnnkit-non-root-"))
+    top.chmod(0o755)
+    folder = top / "layers"
+    folder.mkdir(mode=0o755)
+    for name in LAYERS.files:
+        shutil.copyfile(LAYERS.reference_dir / name, folder / name)
+        (folder / name).chmod(0o644)
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
+        user=65534,
+        group=65534,
+        extra_groups=[],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"},
+    )
+    shutil.rmtree(top)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout.splitlines()[-1])
+    assert result["out"] == 100.0 and result["db"] == [16.0] and result["error"] == "TypeError"
