@@ -2,8 +2,9 @@
 
 Students can use it directly while debugging:
 
-    from autograder.gradcheck import numeric_gradient, assert_close
-    dx_numeric = numeric_gradient(lambda x: conv_forward_naive(x, w, b, conv_param)[0], x, dout)
+    from autograder.gradcheck import assert_close, forward_of, numeric_gradient
+    forward = forward_of(conv_forward_naive, (x, w, b, conv_param), wrt=0)
+    dx_numeric = numeric_gradient(forward, x, dout)
     assert_close(dx, dx_numeric, what="dx of conv_backward_naive", tolerance=GRADIENT_TOLERANCE)
 """
 
@@ -77,6 +78,28 @@ def assert_close(
         )
 
 
+def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, output: int = 0) -> Callable:
+    """The map v -> function(*arguments with v at position wrt)[output], for numeric gradients.
+
+    forward_of(layers.conv_forward_naive, (x, w, b, conv_param), wrt=1) is the
+    forward pass as a function of w alone. When `function` can evaluate many argument
+    lists at once (a sandboxed submission can), the map gets a `many` method that
+    numeric_gradient uses: one round trip instead of two per entry of v.
+    """
+
+    def with_value(value: np.ndarray) -> list:
+        return [*arguments[:wrt], value, *arguments[wrt + 1 :]]
+
+    def forward(value: np.ndarray) -> Any:
+        result = function(*with_value(value))
+        return result[output] if isinstance(result, tuple) else result
+
+    call_perturbed = getattr(function, "call_perturbed", None)
+    if call_perturbed is not None:
+        forward.perturbed = lambda value, step: call_perturbed(with_value(value), wrt=wrt, take=output, step=step)
+    return forward
+
+
 def numeric_gradient(
     forward: Callable[[np.ndarray], np.ndarray],
     x: np.ndarray,
@@ -86,19 +109,28 @@ def numeric_gradient(
     """Central-difference estimate of d(sum(forward(x) * dout)) / dx.
 
     forward maps an array shaped like x to an array shaped like dout. x itself
-    is not modified: each evaluation sees a perturbed copy.
+    is not modified: each evaluation sees a perturbed copy. A forward with a
+    `perturbed` method (see forward_of) evaluates all perturbations in one go.
     """
     x = np.array(x, dtype=np.float64)
-    gradient = np.empty_like(x)
-    for index in np.ndindex(x.shape):
-        original = x[index]
-        x[index] = original + step
-        plus = np.sum(np.asarray(forward(x.copy())) * dout)
-        x[index] = original - step
-        minus = np.sum(np.asarray(forward(x.copy())) * dout)
-        x[index] = original
-        gradient[index] = (plus - minus) / (2 * step)
-    return gradient
+    dout = np.asarray(dout, dtype=np.float64)
+    perturbed = getattr(forward, "perturbed", None)
+    if perturbed is not None:
+        outputs = perturbed(x, step)  # (2 * x.size, *out shape): entries row-major, +step before -step
+    else:
+        outputs = np.empty((2 * x.size, *dout.shape))
+        for position, index in enumerate(np.ndindex(x.shape)):
+            for sign_position, sign in enumerate((1.0, -1.0)):
+                moved = x.copy()
+                moved[index] += sign * step
+                output = np.asarray(forward(moved), dtype=np.float64)
+                if output.shape != dout.shape:
+                    raise AssertionError(f"the forward pass returned shape {output.shape}, expected {dout.shape}")
+                outputs[2 * position + sign_position] = output
+    if outputs.shape[1:] != dout.shape:
+        raise AssertionError(f"the forward pass returned shape {outputs.shape[1:]}, expected {dout.shape}")
+    weighted = outputs.reshape(2 * x.size, -1) @ dout.ravel()
+    return ((weighted[0::2] - weighted[1::2]) / (2 * step)).reshape(x.shape)
 
 
 def check_gradient(

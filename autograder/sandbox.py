@@ -229,8 +229,14 @@ class SandboxImplementation:
             __tracebackhide__ = True  # pytest shows the test's line, not the proxy's frames
             return self._call(function_spec, args, kwargs)
 
+        def call_perturbed(arguments: list, *, wrt: int, take: int, step: float) -> np.ndarray:
+            __tracebackhide__ = True
+            return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
+
         call.__name__ = call.__qualname__ = name
         call.__doc__ = f"{name} of the submission, run in the sandbox."
+        # Numeric gradients evaluate a forward pass hundreds of times: one round trip for all of them.
+        call.call_perturbed = call_perturbed
         self.__dict__[name] = call  # later lookups skip __getattr__
         return call
 
@@ -431,14 +437,24 @@ class SandboxImplementation:
             }
         except wire.Unencodable as error:
             raise TypeError(f"{name}: {error}") from None
+        frame = self._exchange(worker, name, encoder.frame(message), self.call_timeout)
+        try:
+            return self._unpack(function, message["seq"], frame, encoder.tracked)
+        except wire.ProtocolError as error:
+            self._replace_worker()
+            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+
+    def _exchange(self, worker: WorkerProcess, name: str, request: Any, timeout: float) -> wire.Frame:
+        """Send one request and wait for its reply; a timeout or a dead worker becomes a SubmissionError."""
+        __tracebackhide__ = True
         started = time.monotonic()
         try:
-            worker.send(encoder.frame(message), started + self.call_timeout)
-            frame = worker.receive(started + self.call_timeout)
+            worker.send(request, started + timeout)
+            frame = worker.receive(started + timeout)
         except TimeoutError:
             self._replace_worker()
             raise SubmissionError(
-                f"{name} did not return within {self.call_timeout:g} s; it was stopped "
+                f"{name} did not return within {timeout:g} s; it was stopped "
                 "(look for an infinite loop, or code far slower than it needs to be)"
             ) from None
         except (EOFError, OSError) as error:
@@ -451,11 +467,67 @@ class SandboxImplementation:
         finally:
             self._budget -= time.monotonic() - started
         self._drain_output()
+        return frame
+
+    def _call_perturbed(
+        self, function: FunctionSpec, arguments: list, *, wrt: int, take: int, step: float
+    ) -> np.ndarray:
+        """Return value `take` of `function` on arguments[wrt] + step and - step at each of its entries.
+
+        The worker makes the perturbed copies and sends the outputs stacked: shape
+        (2 * arguments[wrt].size, *output shape), entries in row-major order, + before -.
+        For numeric gradients only: the worker keeps no caches and sends no in-place
+        changes back. The first evaluation that raises, or returns anything but a float
+        ndarray of the first one's shape, fails the whole batch.
+        """
+        __tracebackhide__ = True
+        name = function.name
+        point = arguments[wrt]
+        if type(point) is not np.ndarray or point.dtype.kind != "f":
+            raise TypeError(f"{name}: the argument to perturb must be a float ndarray")
+        if function.returns[take] != "array":
+            raise ValueError(f"{name}: return value {take} is not an array")
+        if self._closed or self._budget <= 0:
+            raise SubmissionError(f"{name} was not run: the sandbox is closed or its time is used up")
+        worker = self._worker
+        if worker is None or not worker.ready:
+            worker = self._ready_worker()
+        for failures in (self._broken, self._load_failures):
+            if function.file in failures:
+                raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
+        encoder = wire.Encoder(track=True, encode_handle=self._encode_handle)
         try:
-            return self._unpack(function, message["seq"], frame, encoder.tracked)
+            message = {
+                "op": "call",
+                "seq": next(self._seq),
+                "fn": name,
+                "args": encoder.encode(tuple(arguments)),
+                "kwargs": [],
+                "release": self._take_releases() if self._releases else [],
+                "perturb": {"wrt": int(wrt), "take": int(take), "step": float(step)},
+            }
+        except wire.Unencodable as error:
+            raise TypeError(f"{name}: {error}") from None
+        # Each evaluation gets the time of one call, as if they had been made one by one.
+        timeout = self.call_timeout * max(1.0, 2 * point.size / 10)
+        frame = self._exchange(worker, name, encoder.frame(message), timeout)
+        reply = frame.message
+        try:
+            if type(reply) is not dict or reply.get("seq") != message["seq"]:
+                raise wire.ProtocolError("a reply that does not answer the call")
+            decoder = wire.Decoder(frame, known=encoder.tracked, allow_opaque=True)
+            if "error" in reply:
+                raise self._remote_error(name, reply["error"], decoder)
+            nodes = reply.get("ok")
+            if type(nodes) is not list or len(nodes) != 1:
+                raise wire.ProtocolError("a perturbation reply that is not one value")
+            outputs = self._returned(function, take, "array", nodes[0], decoder)
         except wire.ProtocolError as error:
             self._replace_worker()
             raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+        if outputs.ndim < 1 or outputs.shape[0] != 2 * point.size:
+            raise wire.ProtocolError(f"perturbed outputs of shape {outputs.shape} for {point.size} entries")
+        return outputs
 
     def _take_releases(self) -> list[int]:
         if not self._releases:

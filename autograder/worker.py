@@ -235,6 +235,9 @@ class Worker:
             reply["error"] = {"kind": refused.kind, "message": str(refused)}
             self.send(reply)
             return
+        if message.get("perturb") is not None:
+            self.answer_perturbed(function, args, message["perturb"], returns, reply)
+            return
         # What the call may change in place: the request's arrays (compared byte for byte
         # with a snapshot of the frame) and its dicts and lists (compared by identity).
         snapshot = bytes(frame.buffer) if decoder.arrays else b""
@@ -274,6 +277,51 @@ class Worker:
         if changed:
             reply["c"] = changed
         self.send(reply, encoder)
+
+    def answer_perturbed(self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict) -> None:
+        """Value `take` of `function` with arguments[wrt] moved by +step and -step at each entry, stacked.
+
+        For numeric gradients: no caches kept, no in-place changes sent back, since
+        every evaluation gets a fresh copy of the perturbed argument.
+        """
+        np, describe = self.wire.np, self.wire.describe
+        wrt, take, step = int(perturb["wrt"]), int(perturb["take"]), float(perturb["step"])
+        encoder = self.wire.Encoder(lenient=True)
+        point = arguments[wrt]
+        outputs = None
+        try:
+            for position, index in enumerate(np.ndindex(point.shape)):
+                for sign_position, sign in enumerate((1.0, -1.0)):
+                    moved = point.copy()
+                    moved[index] += sign * step
+                    try:
+                        result = function(*arguments[:wrt], moved, *arguments[wrt + 1 :])
+                    except BaseException as raised:  # noqa: BLE001 - SystemExit and the like are the student's too
+                        frames = _frames_text(raised)
+                        traceback.clear_frames(raised.__traceback__)
+                        reply["error"] = self.exception_reply(raised, frames, encoder)
+                        return
+                    if len(returns) > 1:
+                        if type(result) not in (tuple, list) or len(result) != len(returns):
+                            raise CallRefused("returns", f"returned {describe(result)}; expected {len(returns)} values")
+                        result = result[take]
+                    if type(result) is not np.ndarray or result.dtype.kind != "f":
+                        reply["ok"] = [["x", describe(result)]]
+                        return
+                    if outputs is None:
+                        outputs = np.empty((2 * point.size, *result.shape))
+                    if result.shape != outputs.shape[1:]:
+                        raise CallRefused(
+                            "returns",
+                            f"returned shape {result.shape} after shape {outputs.shape[1:]} for the same call",
+                        )
+                    outputs[2 * position + sign_position] = result
+            reply["ok"] = [encoder.encode(outputs if outputs is not None else np.empty((0,)))]
+        except CallRefused as refused:
+            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+        finally:
+            _flush_output()
+            self.send(reply, encoder)
 
     def serve(self) -> None:
         while True:

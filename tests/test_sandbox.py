@@ -20,6 +20,7 @@ import pytest
 
 from autograder import sandbox_process
 from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
+from autograder.gradcheck import forward_of, numeric_gradient
 from autograder.implementation import LocalImplementation, SubmissionError
 from autograder.sandbox import CacheHandle, SandboxImplementation
 
@@ -231,6 +232,30 @@ def test_reference_layers_give_the_same_outputs_as_in_process(layers_pair):
     dout = rng.standard_normal(out.shape)
     for got, want in zip(remote.conv_backward_naive(dout, cache), local.conv_backward_naive(dout, local_cache)):
         assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("wrt", [0, 1, 2])
+def test_numeric_gradients_agree_with_in_process_ones(layers_pair, wrt):
+    # The sandbox evaluates every perturbation in one round trip; the numbers must not change.
+    local, remote = layers_pair
+    rng = np.random.default_rng(1)
+    arguments = (rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3))
+    conv_param = {"stride": 2, "pad": 1}
+    dout = rng.standard_normal((2, 3, 3, 3))
+    remote_forward = forward_of(remote.conv_forward_naive, (*arguments, conv_param), wrt=wrt)
+    local_forward = forward_of(local.conv_forward_naive, (*arguments, conv_param), wrt=wrt)
+    assert hasattr(remote_forward, "perturbed") and not hasattr(local_forward, "perturbed")
+    expected = numeric_gradient(local_forward, arguments[wrt], dout)
+    assert np.array_equal(numeric_gradient(remote_forward, arguments[wrt], dout), expected)
+
+
+def test_perturbed_evaluations_check_what_comes_back(sandbox):
+    dout = np.array([1.0, -2.0, 0.5])
+    assert np.allclose(numeric_gradient(forward_of(sandbox.double, (np.ones(3),), wrt=0), np.ones(3), dout), 2 * dout)
+    with pytest.raises(TypeError, match="must be a float ndarray"):
+        forward_of(sandbox.double, (np.arange(3),), wrt=0).perturbed(np.arange(3), 1e-6)
+    with pytest.raises(ValueError, match="is not an array"):
+        forward_of(sandbox.forward, (np.ones(3),), wrt=0, output=1).perturbed(np.ones(3), 1e-6)
 
 
 def test_running_statistics_are_written_into_the_callers_dict(layers_pair):

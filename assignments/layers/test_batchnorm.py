@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close, check_gradient
+from autograder.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("batchnorm")
 
@@ -103,13 +103,11 @@ def test_batchnorm_backward_matches_numeric_gradient(layers, rng, backward, wrt)
     out, cache = layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
     dout = rng.standard_normal(np.shape(out))
     grads = dict(zip(("dx", "dgamma", "dbeta"), getattr(layers, backward)(dout, cache)))
-    inputs = {"dx": x, "dgamma": gamma, "dbeta": beta}
-
-    def forward(v):
-        args = {"dx": x, "dgamma": gamma, "dbeta": beta, wrt: v}
-        return layers.batchnorm_forward(args["dx"], args["dgamma"], args["dbeta"], {"mode": "train"})[0]
-
-    check_gradient(grads[wrt], forward, inputs[wrt], dout, what=f"{wrt} of {backward}", hint=BN_HINTS[wrt])
+    position = ("dx", "dgamma", "dbeta").index(wrt)
+    forward = forward_of(layers.batchnorm_forward, (x, gamma, beta, {"mode": "train"}), wrt=position)
+    check_gradient(
+        grads[wrt], forward, (x, gamma, beta)[position], dout, what=f"{wrt} of {backward}", hint=BN_HINTS[wrt]
+    )
 
 
 @pytest.mark.points(1)
@@ -123,7 +121,7 @@ def test_batchnorm_backward_in_test_mode_matches_numeric_gradient(layers, rng, b
     dx, _, _ = getattr(layers, backward)(dout, cache)
     check_gradient(
         dx,
-        lambda v: layers.batchnorm_forward(v, gamma, beta, dict(bn_param))[0],
+        forward_of(layers.batchnorm_forward, (x, gamma, beta, dict(bn_param)), wrt=0),
         x,
         dout,
         what=f"dx of {backward} (test mode)",
@@ -185,16 +183,11 @@ def test_spatial_batchnorm_backward_matches_numeric_gradient(layers, rng, wrt):
     out, cache = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
     dout = rng.standard_normal(np.shape(out))
     grads = dict(zip(("dx", "dgamma", "dbeta"), layers.spatial_batchnorm_backward(dout, cache)))
-    inputs = {"dx": x, "dgamma": gamma, "dbeta": beta}
-
-    def forward(v):
-        args = {"dx": x, "dgamma": gamma, "dbeta": beta, wrt: v}
-        return layers.spatial_batchnorm_forward(args["dx"], args["dgamma"], args["dbeta"], {"mode": "train"})[0]
-
+    position = ("dx", "dgamma", "dbeta").index(wrt)
     check_gradient(
         grads[wrt],
-        forward,
-        inputs[wrt],
+        forward_of(layers.spatial_batchnorm_forward, (x, gamma, beta, {"mode": "train"}), wrt=position),
+        (x, gamma, beta)[position],
         dout,
         what=f"{wrt} of spatial_batchnorm_backward",
         hint="undo the forward's transpose and reshape in reverse order around the plain backward pass.",

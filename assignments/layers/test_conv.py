@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close, check_gradient
+from autograder.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("conv")
 
@@ -118,10 +118,7 @@ def test_conv_backward_matches_numeric_gradient(layers, rng, wrt, stride, pad):
     out, cache = layers.conv_forward_naive(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = layers.conv_backward_naive(dout, cache)
-    forwards = {
-        "dx": (dx, x, lambda v: layers.conv_forward_naive(v, w, b, conv_param)[0]),
-        "dw": (dw, w, lambda v: layers.conv_forward_naive(x, v, b, conv_param)[0]),
-        "db": (db, b, lambda v: layers.conv_forward_naive(x, w, v, conv_param)[0]),
-    }
-    analytic, point, forward = forwards[wrt]
+    position = ("dx", "dw", "db").index(wrt)
+    analytic, point = (dx, dw, db)[position], (x, w, b)[position]
+    forward = forward_of(layers.conv_forward_naive, (x, w, b, conv_param), wrt=position)
     check_gradient(analytic, forward, point, dout, what=f"{wrt} of conv_backward_naive", hint=CONV_GRADIENT_HINTS[wrt])

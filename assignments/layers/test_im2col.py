@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close, check_gradient
+from autograder.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("im2col")
 
@@ -122,12 +122,9 @@ def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt, x_size,
     out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
     dout = rng.standard_normal(out.shape)
     dx, dw, db = layers.conv_backward_im2col(dout, cache)
-    forwards = {
-        "dx": (dx, x, lambda v: layers.conv_forward_im2col(v, w, b, conv_param)[0]),
-        "dw": (dw, w, lambda v: layers.conv_forward_im2col(x, v, b, conv_param)[0]),
-        "db": (db, b, lambda v: layers.conv_forward_im2col(x, w, v, conv_param)[0]),
-    }
-    analytic, point, forward = forwards[wrt]
+    position = ("dx", "dw", "db").index(wrt)
+    analytic, point = (dx, dw, db)[position], (x, w, b)[position]
+    forward = forward_of(layers.conv_forward_im2col, (x, w, b, conv_param), wrt=position)
     check_gradient(
         analytic,
         forward,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close, check_gradient
+from autograder.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("pooling")
 
@@ -90,7 +90,7 @@ def test_pool_backward_matches_numeric_gradient(layers, spread_values, rng, forw
     dx = getattr(layers, backward)(dout, cache)
     check_gradient(
         dx,
-        lambda v: getattr(layers, forward)(v, pool_param)[0],
+        forward_of(getattr(layers, forward), (x, pool_param), wrt=0),
         x,
         dout,
         what=f"dx of {backward}",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from cnn_reference.layers.hidden_tests.cases import CONV_CASES, random_arrays
 
-from autograder.gradcheck import check_gradient
+from autograder.gradcheck import check_gradient, forward_of
 
 pytestmark = pytest.mark.part("conv")
 
@@ -49,7 +49,11 @@ def test_conv_backward_naive_numeric_gradient_new_shapes(layers, case_id):
     (dout,) = random_arrays(15, np.shape(out))
     dx, _, _ = layers.conv_backward_naive(dout, cache)
     check_gradient(
-        dx, lambda v: layers.conv_forward_naive(v, w, b, dict(conv_param))[0], x, dout, what="dx of conv_backward_naive"
+        dx,
+        forward_of(layers.conv_forward_naive, (x, w, b, dict(conv_param)), wrt=0),
+        x,
+        dout,
+        what="dx of conv_backward_naive",
     )
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from cnn_reference.layers.hidden_tests.cases import CONV_CASES, random_arrays
 
-from autograder.gradcheck import assert_close, check_gradient
+from autograder.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("im2col")
 
@@ -92,7 +92,7 @@ def test_conv_backward_im2col_numeric_gradient_new_shapes(layers):
     _, dw, _ = layers.conv_backward_im2col(dout, cache)
     check_gradient(
         dw,
-        lambda v: layers.conv_forward_im2col(x, v, b, dict(conv_param))[0],
+        forward_of(layers.conv_forward_im2col, (x, w, b, dict(conv_param)), wrt=1),
         w,
         dout,
         what="dw of conv_backward_im2col",
