@@ -128,7 +128,9 @@ def test_student_lock_is_the_run_time_subset_of_the_kit_lock(release):
 
 
 def _make(folder: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", *args], cwd=folder, capture_output=True, text=True, timeout=300, **kwargs)
+    return subprocess.run(
+        ["make", "--no-print-directory", *args], cwd=folder, capture_output=True, text=True, timeout=300, **kwargs
+    )
 
 
 @needs_make
