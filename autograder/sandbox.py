@@ -410,7 +410,8 @@ class SandboxImplementation:
             )
         return ["h", value._id]
 
-    def _call(self, function: FunctionSpec, args: tuple, kwargs: dict) -> Any:
+    def _worker_for(self, function: FunctionSpec) -> WorkerProcess:
+        """The ready worker for a call of `function`, or a SubmissionError saying why it cannot run."""
         __tracebackhide__ = True
         name = function.name
         if self._closed:
@@ -425,18 +426,30 @@ class SandboxImplementation:
         for failures in (self._broken, self._load_failures):
             if function.file in failures:
                 raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
+        return worker
+
+    def _request(self, function: FunctionSpec, args: tuple, kwargs: dict, **extra: Any) -> tuple[dict, wire.Encoder]:
+        """A call message and the encoder that holds its arrays (and tracks its arguments for write-back)."""
         encoder = wire.Encoder(track=True, encode_handle=self._encode_handle)
         try:
             message = {
                 "op": "call",
                 "seq": next(self._seq),
-                "fn": name,
+                "fn": function.name,
                 "args": encoder.encode(args),
                 "kwargs": [[str(key), encoder.encode(value)] for key, value in kwargs.items()] if kwargs else [],
                 "release": self._take_releases() if self._releases else [],
+                **extra,
             }
         except wire.Unencodable as error:
-            raise TypeError(f"{name}: {error}") from None
+            raise TypeError(f"{function.name}: {error}") from None
+        return message, encoder
+
+    def _call(self, function: FunctionSpec, args: tuple, kwargs: dict) -> Any:
+        __tracebackhide__ = True
+        name = function.name
+        worker = self._worker_for(function)
+        message, encoder = self._request(function, args, kwargs)
         frame = self._exchange(worker, name, encoder.frame(message), self.call_timeout)
         try:
             return self._unpack(function, message["seq"], frame, encoder.tracked)
@@ -487,27 +500,9 @@ class SandboxImplementation:
             raise TypeError(f"{name}: the argument to perturb must be a float ndarray")
         if function.returns[take] != "array":
             raise ValueError(f"{name}: return value {take} is not an array")
-        if self._closed or self._budget <= 0:
-            raise SubmissionError(f"{name} was not run: the sandbox is closed or its time is used up")
-        worker = self._worker
-        if worker is None or not worker.ready:
-            worker = self._ready_worker()
-        for failures in (self._broken, self._load_failures):
-            if function.file in failures:
-                raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
-        encoder = wire.Encoder(track=True, encode_handle=self._encode_handle)
-        try:
-            message = {
-                "op": "call",
-                "seq": next(self._seq),
-                "fn": name,
-                "args": encoder.encode(tuple(arguments)),
-                "kwargs": [],
-                "release": self._take_releases() if self._releases else [],
-                "perturb": {"wrt": int(wrt), "take": int(take), "step": float(step)},
-            }
-        except wire.Unencodable as error:
-            raise TypeError(f"{name}: {error}") from None
+        worker = self._worker_for(function)
+        perturb = {"wrt": int(wrt), "take": int(take), "step": float(step)}
+        message, encoder = self._request(function, tuple(arguments), {}, perturb=perturb)
         # Each evaluation gets the time of one call, as if they had been made one by one.
         timeout = self.call_timeout * max(1.0, 2 * point.size / 10)
         frame = self._exchange(worker, name, encoder.frame(message), timeout)

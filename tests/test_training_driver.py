@@ -18,19 +18,8 @@ from cnn_assignments.training import driver
 from cnn_datasets.cifar import write_cifar_batch
 from cnn_datasets.idx import write_idx
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's torch work on one thread, as the sandbox's workers do.
-
-    On a small machine shared with other jobs, torch's OpenMP threads spend far more
-    time waiting for each other than computing (measured: 8 s on one thread, 60-75 s
-    on two, for the same LeNet run).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# This module's torch work runs on one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture

@@ -10,19 +10,8 @@ import torch
 from autograder.assignments import TRAINING
 from autograder.implementation import LocalImplementation
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Run this module's torch work on one thread, as the sandbox's workers do.
-
-    On a small machine shared with other jobs, torch's OpenMP threads spend far more
-    time waiting for each other than computing (measured: 8 s on one thread, 60-75 s
-    on two, for the same LeNet run).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+# This module's torch work runs on one thread (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # A correct implementation written differently from the reference: other names, Sequential

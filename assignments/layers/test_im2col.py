@@ -77,24 +77,10 @@ def test_col2im_is_the_adjoint_of_im2col(layers, rng, stride, pad):
 
 
 @pytest.mark.points(2)
-def test_conv_forward_im2col_fixed_values(layers):
+def test_conv_forward_im2col_fixed_values(layers, sobel_case):
     """conv_forward_im2col: values of a Sobel and a cross filter, stride 1, pad 1"""
-    x = np.arange(16.0).reshape(1, 1, 4, 4)
-    w = np.array([[[[1, 0, -1], [2, 0, -2], [1, 0, -1]]], [[[0, 1, 0], [1, 1, 1], [0, 1, 0]]]], dtype=float)
-    out, _ = layers.conv_forward_im2col(x, w, np.array([0.5, -1.0]), {"stride": 1, "pad": 1})
-    expected = np.array(
-        [
-            [
-                [
-                    [-6.5, -5.5, -5.5, 10.5],
-                    [-19.5, -7.5, -7.5, 24.5],
-                    [-35.5, -7.5, -7.5, 40.5],
-                    [-34.5, -5.5, -5.5, 38.5],
-                ],
-                [[4, 7, 11, 11], [16, 24, 29, 26], [32, 44, 49, 42], [32, 47, 51, 39]],
-            ]
-        ]
-    )
+    x, w, b, conv_param, expected = sobel_case
+    out, _ = layers.conv_forward_im2col(x, w, b, conv_param)
     assert_close(
         out,
         expected,
