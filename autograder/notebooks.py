@@ -472,6 +472,8 @@ _LAYERS_CHECKS = (
         + _code("""
             assert_raises(ValueError, lambda: batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "training"}),
                           what="batchnorm_forward with mode 'training'")
+            assert_raises(ValueError, lambda: batchnorm_forward(x, np.ones(3), np.zeros(3), {}),
+                          what="batchnorm_forward without a mode")
         """),
     ),
     Check(

@@ -26,14 +26,14 @@ def write_gradescope_results(report: GradeReport, path: Path) -> None:
     write_json_atomically(report.to_gradescope(), path)
 
 
-def format_table(report: GradeReport, *, title: str = "", show_passed: bool = True) -> str:
-    """A terminal table: one line per test, then the subtotal of each part and the total."""
+def format_table(report: GradeReport, *, title: str = "", show_passed: bool = True, show_failed: bool = True) -> str:
+    """A terminal table: one line per test (passed, failed, or both), then each part's subtotal and the total."""
     lines = []
     if title:
         lines += [title, "=" * len(title)]
     width = min(max((len(test.name) for test in report.tests), default=10), 90)
     for test in report.tests:
-        if test.status == "passed" and not show_passed:
+        if not (show_passed if test.status == "passed" else show_failed):
             continue
         mark = "PASS" if test.status == "passed" else "FAIL"
         name = test.name if len(test.name) <= width else test.name[: width - 3] + "..."

@@ -80,10 +80,11 @@ def test_batchnorm_test_mode_uses_running_statistics(layers, rng):
 
 
 @pytest.mark.points(1)
-def test_batchnorm_rejects_unknown_mode(layers):
-    """batchnorm_forward: ValueError for a mode other than 'train' or 'test'"""
+@pytest.mark.parametrize("bn_param", [{"mode": "training"}, {}], ids=["unknown-mode", "missing-mode"])
+def test_batchnorm_rejects_unknown_mode(layers, bn_param):
+    """batchnorm_forward: ValueError for a missing mode or one other than 'train' or 'test'"""
     with pytest.raises(ValueError):
-        layers.batchnorm_forward(X, np.ones(3), np.zeros(3), {"mode": "training"})
+        layers.batchnorm_forward(X, np.ones(3), np.zeros(3), bn_param)
 
 
 BN_HINTS = {
