@@ -104,6 +104,21 @@ def _test_name(item: pytest.Item) -> str:
     return f"{title} [{params.id}]" if params else title
 
 
+class PreloadedImplementations:
+    """Plugin object handing implementations made before pytest started to implementation_for.
+
+    The grader builds the sandbox first, so the worker boots while pytest starts up
+    and collects, instead of during the first test.
+    """
+
+    def __init__(self, implementations: dict[str, Any]) -> None:
+        self.implementations = implementations
+
+    @pytest.hookimpl(trylast=True)  # after pytest_configure above has made the stash
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[_IMPLEMENTATIONS].update(self.implementations)
+
+
 class ResultsCollector:
     """Plugin object that records one TestResult per graded test of a pytest run."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import KIT_ROOT, AssignmentSpec
-from autograder.plugin import ResultsCollector
+from autograder.plugin import PreloadedImplementations, ResultsCollector
 from autograder.results import GradeReport
 
 
@@ -50,7 +50,19 @@ def run_tests(
     args += list(extra_args)
     collector = ResultsCollector(spec.name)
     started = time.perf_counter()
-    exit_code = pytest.main(args, plugins=[collector])
+    plugins: list = [collector]
+    worker = None
+    if sandbox:
+        from autograder.sandbox import SandboxImplementation
+
+        # Built before pytest starts, so the worker boots while pytest loads and collects.
+        worker = SandboxImplementation(spec, Path(implementation_dir).resolve(), call_timeout=call_timeout)
+        plugins.append(PreloadedImplementations({spec.name: worker}))
+    try:
+        exit_code = pytest.main(args, plugins=plugins)
+    finally:
+        if worker is not None:  # pytest closes it too, unless it stopped before configuring
+            worker.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
