@@ -193,6 +193,8 @@ class SandboxImplementation:
         self._generation = 0
         self._seq = itertools.count(1)
         self._releases: list[tuple[int, int]] = []
+        # handle id -> the caller's arguments of the call that made that cache (see _write_back)
+        self._cache_arguments: dict[int, list] = {}
         self._budget = self.limits.time_budget
         self._output = bytearray()
         self._output_dropped = 0
@@ -339,6 +341,7 @@ class SandboxImplementation:
             if survivors:
                 self.notes.append(f"processes {survivors} survived the end of a worker")
         self._generation += 1
+        self._cache_arguments.clear()  # their caches died with the worker
 
     def _replace_worker(self) -> None:
         """After a crash or a timeout: end the worker and start a fresh one for the next call."""
@@ -528,7 +531,10 @@ class SandboxImplementation:
         if not self._releases:
             return []
         releases, self._releases[:] = list(self._releases), []
-        return [handle for generation, handle in releases if generation == self._generation]
+        handles = [handle for generation, handle in releases if generation == self._generation]
+        for handle in handles:
+            self._cache_arguments.pop(handle, None)
+        return handles
 
     def _unpack(self, function: FunctionSpec, seq: int, frame: wire.Frame, tracked: list) -> Any:
         __tracebackhide__ = True
@@ -546,6 +552,9 @@ class SandboxImplementation:
             self._returned(function, position, kind, node, decoder)
             for position, (kind, node) in enumerate(zip(function.returns, nodes))
         ]
+        for value in values:
+            if type(value) is CacheHandle:
+                self._cache_arguments[value._id] = tracked
         return values[0] if len(values) == 1 else tuple(values)
 
     def _returned(self, function: FunctionSpec, position: int, kind: str, node: Any, decoder: wire.Decoder) -> Any:
@@ -571,15 +580,20 @@ class SandboxImplementation:
             raise SubmissionError(f"{function.name}: {what} holds {error}") from None
 
     def _write_back(self, reply: dict, decoder: wire.Decoder, tracked: list) -> None:
-        """Mirror into the caller's objects what the call changed in its copies of them."""
+        """Mirror into the caller's objects what the call changed in its copies of them.
+
+        That includes arrays passed to an earlier call whose cache this call used: a
+        backward pass that writes into the forward's input changes the caller's array
+        in-process, so it must here too.
+        """
         for entry in reply.get("m", ()):
             index, node = self._entry(entry, tracked)
-            target, value = tracked[index], decoder.decode(node)
-            if type(target) is not np.ndarray or type(value) is not np.ndarray or target.shape != value.shape:
-                raise wire.ProtocolError("an in-place change that does not fit its argument")
-            if not target.flags.writeable:
-                raise wire.ProtocolError("an in-place change of a read-only argument")
-            target[...] = value
+            self._mirror_array(tracked[index], decoder.decode(node))
+        for entry in reply.get("mh", ()):
+            if type(entry) is not list or len(entry) != 3 or entry[0] not in self._cache_arguments:
+                raise wire.ProtocolError("an in-place change of an argument of an unknown cache")
+            index, node = self._entry(entry[1:], self._cache_arguments[entry[0]])
+            self._mirror_array(self._cache_arguments[entry[0]][index], decoder.decode(node))
         for entry in reply.get("c", ()):
             index, node = self._entry(entry, tracked)
             target = tracked[index]
@@ -592,6 +606,14 @@ class SandboxImplementation:
                 decoder.fill_list(target, node)
             else:
                 raise wire.ProtocolError("a changed container that does not fit its argument")
+
+    @staticmethod
+    def _mirror_array(target: Any, value: Any) -> None:
+        if type(target) is not np.ndarray or type(value) is not np.ndarray or target.shape != value.shape:
+            raise wire.ProtocolError("an in-place change that does not fit its argument")
+        if not target.flags.writeable:
+            raise wire.ProtocolError("an in-place change of a read-only argument")
+        target[...] = value
 
     @staticmethod
     def _entry(entry: Any, tracked: list) -> tuple[int, Any]:

@@ -108,6 +108,9 @@ class Worker:
         self.functions: dict[str, list] = config["functions"]  # name -> [file, returns]
         self.cache_limit: int = config["cache_limit"]
         self.caches: OrderedDict[int, Any] = OrderedDict()
+        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache:
+        # a later call through the cache may change them, and the caller must see it, as in-process.
+        self.cache_inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
         self.next_cache = 1
         self.failures: dict[str, str] = {}
         self.modules: dict[str, types.ModuleType] = {}
@@ -158,8 +161,29 @@ class Worker:
         self.next_cache += 1
         self.caches[handle] = value
         if len(self.caches) > self.cache_limit:
-            self.caches.popitem(last=False)
+            evicted, _ = self.caches.popitem(last=False)
+            self.cache_inputs.pop(evicted, None)
         return ["h", handle]
+
+    def remember_inputs(self, nodes: list, arrays: list) -> None:
+        """Snapshot the array arguments of a call whose caches were kept (see cache_inputs)."""
+        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == "h"]
+        if handles and arrays:
+            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
+            for handle in handles:
+                self.cache_inputs[handle] = inputs
+
+    def changed_cache_inputs(self, handles: list, encoder: Any) -> list:
+        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
+        changed = []
+        for handle in handles:
+            inputs = self.cache_inputs.get(handle, ())
+            for position, (index, array, before) in enumerate(inputs):
+                now = array.tobytes()
+                if now != before:
+                    changed.append([handle, index, encoder.array(array)])
+                    inputs[position] = (index, array, now)
+        return changed
 
     def function(self, name: str) -> Any:
         entry = self.functions.get(name)
@@ -226,7 +250,15 @@ class Worker:
             if message["release"]:
                 for handle in message["release"]:
                     self.caches.pop(handle, None)
-            decoder = wire.Decoder(frame, track=True, decode_handle=self.cache_for)
+                    self.cache_inputs.pop(handle, None)
+            used_handles: list = []
+
+            def cache_of(handle: Any) -> Any:
+                value = self.cache_for(handle)
+                used_handles.append(handle)
+                return value
+
+            decoder = wire.Decoder(frame, track=True, decode_handle=cache_of)
             args = decoder.decode(message["args"])
             kwargs = {str(name): decoder.decode(node) for name, node in message["kwargs"]} if message["kwargs"] else {}
             function = self.function(message["fn"])
@@ -256,6 +288,7 @@ class Worker:
         try:
             if error is None:
                 reply["ok"] = self.encode_returns(result, returns, encoder)
+                self.remember_inputs(reply["ok"], decoder.arrays)
             else:
                 reply["error"] = self.exception_reply(error, frames, encoder)
         except CallRefused as refused:
@@ -267,6 +300,9 @@ class Worker:
                 mutated.append([index, encoder.array(array)])
         if mutated:
             reply["m"] = mutated
+        changed_inputs = self.changed_cache_inputs(used_handles, encoder)
+        if changed_inputs:
+            reply["mh"] = changed_inputs
         changed = []
         for index, container, before in containers:
             if _changed(container, before):

@@ -39,6 +39,7 @@ PROBE = AssignmentSpec(
             FunctionSpec("double", "probe.py"),
             FunctionSpec("forward", "probe.py", ("array", "cache")),
             FunctionSpec("backward", "probe.py"),
+            FunctionSpec("backward_scaling_input", "probe.py"),
             FunctionSpec("mutate", "probe.py"),
             FunctionSpec("behave", "probe.py"),
             FunctionSpec("triple", "probe.py", ("array", "array", "array")),
@@ -82,6 +83,11 @@ def forward(x):
 
 
 def backward(dout, cache):
+    return dout * cache["x"]
+
+
+def backward_scaling_input(dout, cache):
+    cache["x"] *= 2  # the forward's input, reached through the cache
     return dout * cache["x"]
 
 
@@ -287,6 +293,16 @@ def test_in_place_changes_of_arguments_are_mirrored(sandbox):
     assert params["items"] is items and items == [1, 5]
     sandbox.mutate(view, {"items": []})
     assert np.array_equal(view, [0, 4, 8, 12])
+
+
+def test_changes_to_an_earlier_calls_arguments_through_a_cache_are_mirrored(sandbox):
+    # In-process, a backward pass that writes into the forward's input changes the caller's array.
+    x = np.ones(3)
+    _, cache = sandbox.forward(x)
+    sandbox.backward_scaling_input(np.ones(3), cache)
+    assert np.array_equal(x, np.full(3, 2.0))
+    sandbox.backward(np.ones(3), cache)  # reading only: nothing more comes back
+    assert np.array_equal(x, np.full(3, 2.0))
 
 
 def test_unchanged_arguments_keep_their_identity(sandbox):

@@ -116,5 +116,5 @@ def test_pool_does_not_modify_inputs(layers, rng, forward, backward):
     dout = rng.standard_normal(np.shape(out))
     dout_copy = dout.copy()
     getattr(layers, backward)(dout, cache)
-    assert np.array_equal(x, x_copy), f"{forward} modified x in place"
+    assert np.array_equal(x, x_copy), f"{forward} or {backward} modified x in place"
     assert np.array_equal(dout, dout_copy), f"{backward} modified dout in place"

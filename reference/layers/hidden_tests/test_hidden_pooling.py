@@ -120,5 +120,5 @@ def test_pool_leaves_inputs_unchanged(layers, forward, backward):
     (dout,) = random_arrays(53, np.shape(out))
     dout_original = dout.copy()
     getattr(layers, backward)(dout, cache)
-    assert np.array_equal(x, x_original), f"{forward} modified x in place"
+    assert np.array_equal(x, x_original), f"{forward} or {backward} modified x in place"
     assert np.array_equal(dout, dout_original), f"{backward} modified dout in place"
