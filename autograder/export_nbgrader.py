@@ -29,6 +29,7 @@ from autograder.notebooks import (
     KERNEL_NAME,
     NotebookContent,
     TestCell,
+    add_export_arguments,
     build_content,
     code_cell,
     exportable_assignments,
@@ -131,20 +132,8 @@ def write_course(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="the course directory to write (created if needed)")
-    parser.add_argument(
-        "--assignment",
-        action="append",
-        choices=exportable_assignments(),
-        help="an assignment to export (repeat for several; default: every numpy assignment)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden tests' random inputs (default: %(default)s)"
-    )
+    add_export_arguments(parser, out_help="the course directory to write (created if needed)")
     parser.add_argument("--course-id", default="cnnkit", help="nbgrader's course id (default: %(default)s)")
-    parser.add_argument(
-        "--kernel", default=KERNEL_NAME, help="the Jupyter kernel the notebooks name (default: %(default)s)"
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from autograder.notebooks import (
     NotebookContent,
     Part,
     TestCell,
+    add_export_arguments,
     build_content,
     code_cell,
     exportable_assignments,
@@ -134,19 +135,7 @@ def write_assignment(out: Path, name: str, *, seed: int = DEFAULT_SEED, kernel_n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, type=Path, help="the folder to write (created if needed)")
-    parser.add_argument(
-        "--assignment",
-        action="append",
-        choices=exportable_assignments(),
-        help="an assignment to export (repeat for several; default: every numpy assignment)",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden tests' random inputs (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--kernel", default=KERNEL_NAME, help="the Jupyter kernel the notebooks name (default: %(default)s)"
-    )
+    add_export_arguments(parser, out_help="the folder to write (created if needed)")
 
 
 def run(args: argparse.Namespace) -> int:

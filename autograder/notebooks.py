@@ -22,6 +22,7 @@ This module builds plain nbformat-4 JSON and needs neither tool installed.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import copy
 import inspect
@@ -700,6 +701,23 @@ HIDDEN_CHECKS: dict[str, tuple[HiddenCheck, ...]] = {"layers": _LAYERS_HIDDEN}
 def exportable_assignments() -> list[str]:
     """The assignments that have notebook checks, so that both exports can write them."""
     return [name for name in ASSIGNMENTS if name in PUBLIC_CHECKS]
+
+
+def add_export_arguments(parser: argparse.ArgumentParser, *, out_help: str) -> None:
+    """The options both exports take: --out, --assignment, --seed and --kernel."""
+    parser.add_argument("--out", required=True, type=Path, help=out_help)
+    parser.add_argument(
+        "--assignment",
+        action="append",
+        choices=exportable_assignments(),
+        help="an assignment to export (repeat for several; default: every numpy assignment)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden tests' random inputs (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--kernel", default=KERNEL_NAME, help="the Jupyter kernel the notebooks name (default: %(default)s)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from autograder.assignments import KIT_ROOT, get_assignment
+from autograder.assignments import KIT_ROOT, AssignmentSpec, get_assignment
 from autograder.implementation import LocalImplementation
 from autograder.results import VISIBILITIES, GradeReport, TestResult, truncate
 
@@ -72,15 +72,19 @@ def implementation_for(config: pytest.Config, assignment: str) -> Any:
         spec = get_assignment(assignment)
         option = config.getoption("--implementation")
         directory = Path(option).resolve() if option else spec.student_dir
-        if config.getoption("--sandbox"):
-            from autograder.sandbox import SandboxImplementation
-
-            implementations[assignment] = SandboxImplementation(
-                spec, directory, call_timeout=config.getoption("--call-timeout")
-            )
-        else:
-            implementations[assignment] = LocalImplementation(spec, directory, label=assignment)
+        implementations[assignment] = make_implementation(
+            spec, directory, sandbox=config.getoption("--sandbox"), call_timeout=config.getoption("--call-timeout")
+        )
     return implementations[assignment]
+
+
+def make_implementation(spec: AssignmentSpec, directory: Path, *, sandbox: bool, call_timeout: float) -> Any:
+    """A sandboxed worker for the files in directory, or (trusted code only) an in-process import of them."""
+    if sandbox:
+        from autograder.sandbox import SandboxImplementation
+
+        return SandboxImplementation(spec, directory, call_timeout=call_timeout)
+    return LocalImplementation(spec, directory, label=spec.name)
 
 
 def _marker_value(item: pytest.Item, name: str, default: Any) -> Any:

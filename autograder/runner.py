@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import KIT_ROOT, AssignmentSpec
-from autograder.plugin import PreloadedImplementations, ResultsCollector
+from autograder.plugin import PreloadedImplementations, ResultsCollector, make_implementation
 from autograder.results import GradeReport
 
 
@@ -51,18 +51,18 @@ def run_tests(
     collector = ResultsCollector(spec.name)
     started = time.perf_counter()
     plugins: list = [collector]
-    worker = None
+    sandboxed = None
     if sandbox:
-        from autograder.sandbox import SandboxImplementation
-
         # Built before pytest starts, so the worker boots while pytest loads and collects.
-        worker = SandboxImplementation(spec, Path(implementation_dir).resolve(), call_timeout=call_timeout)
-        plugins.append(PreloadedImplementations({spec.name: worker}))
+        sandboxed = make_implementation(
+            spec, Path(implementation_dir).resolve(), sandbox=True, call_timeout=call_timeout
+        )
+        plugins.append(PreloadedImplementations({spec.name: sandboxed}))
     try:
         exit_code = pytest.main(args, plugins=plugins)
     finally:
-        if worker is not None:  # pytest closes it too, unless it stopped before configuring
-            worker.close()
+        if sandboxed is not None:  # pytest closes it too, unless it stopped before configuring
+            sandboxed.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
