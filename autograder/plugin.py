@@ -164,10 +164,9 @@ class ResultsCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.skipped:
             self._skipped.add(report.nodeid)
-        if report.skipped and report.nodeid not in self._failures:
-            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            reason = reason.removeprefix("Skipped: ")
-            self._failures[report.nodeid] = f"skipped, so not graded: {reason}"
+            if report.nodeid not in self._failures:
+                reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+                self._failures[report.nodeid] = f"skipped, so not graded: {reason.removeprefix('Skipped: ')}"
         elif report.failed and report.nodeid not in self._failures:
             self._failures[report.nodeid] = report.longreprtext[-2000:]
         item = self._items.get(report.nodeid)
