@@ -295,8 +295,10 @@ class WorkerProcess:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        survivors = kill_uid(uid) if uid is not None else kill_session(self.popen.pid, self.marker)
+        # Reaped first, the worker is gone from /proc when the sweep looks, which then
+        # usually finds nothing left to kill and starts no helper process.
         self.popen.wait()
+        survivors = kill_uid(uid) if uid is not None else kill_session(self.popen.pid, self.marker)
         for fd in (self.request_fd, self.reply_fd):
             os.close(fd)
         return survivors

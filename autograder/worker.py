@@ -377,6 +377,7 @@ def main() -> None:
     sys.path[:] = bootstrap["sys_path"]
     wire = _load_companion("cnnkit_wire", bootstrap["wire"])
     jail = _load_companion("cnnkit_jail", bootstrap["jail"])
+    os.set_blocking(bootstrap["request_fd"], False)  # so that reads spin before sleeping: wire.SPIN_SECONDS
     reader = wire.FrameReader(bootstrap["request_fd"])
     reply_fd = bootstrap["reply_fd"]
     config = reader.read().message
