@@ -4,7 +4,7 @@ Prints a table and returns True when every target is met:
 - grading the reference layers submission (public and hidden tests, sandbox included,
   through autograder.grading as the grade command does): at most 15 s of wall time;
 - the sandbox's overhead over running the same tests in-process (run_tests without
-  sandbox), medians of REPEATS interleaved runs: at most 25%;
+  sandbox), the median over REPEATS rounds of the ratio of a round's two runs: at most 25%;
 - batch grading 100 submissions with --jobs 2: at most 10 minutes, measured for real.
 
 Also reported, to explain the overhead: the round trip of a call that does nothing
@@ -102,9 +102,10 @@ def count_calls() -> int:
     return counter["calls"]
 
 
-def grade_and_compare(repeats: int = REPEATS) -> tuple[float, float, float, int]:
-    """Median wall seconds: grading the reference (sandboxed, as the grade command does), and
-    run_tests sandboxed and in-process on the same tests, interleaved. Also the number of tests."""
+def grade_and_compare(repeats: int = REPEATS) -> tuple[float, list[float], list[float], int]:
+    """Median wall seconds of grading the reference (sandboxed, as the grade command does); wall
+    seconds of run_tests sandboxed and in-process on the same tests, one pair per round, the
+    two run back to back; and the number of tests."""
     hidden = LAYERS.hidden_tests_dir.is_dir()
     grade, sandboxed, local = [], [], []
     tests = 0
@@ -122,7 +123,7 @@ def grade_and_compare(repeats: int = REPEATS) -> tuple[float, float, float, int]
                 report = run_tests(LAYERS, LAYERS.reference_dir, hidden=hidden, sandbox=sandbox)
                 samples.append(time.perf_counter() - started)
                 assert report.score == report.max_score, report.output
-    return statistics.median(grade), statistics.median(sandboxed), statistics.median(local), tests
+    return statistics.median(grade), sandboxed, local, tests
 
 
 def batch_of(count: int, jobs: int = 2) -> tuple[float, int]:
@@ -155,8 +156,11 @@ def main() -> bool:
     trip, local_trip = round_trip_us()
     start = worker_start_s()
     calls = count_calls()
-    grade_s, sandboxed_s, local_s, tests = grade_and_compare()
-    overhead = sandboxed_s / local_s - 1
+    grade_s, sandboxed, local, tests = grade_and_compare()
+    # As in bench_layers: the verdict is the median of the per-round ratios, since the two
+    # runs of a round see the same machine, whatever other tenants do from round to round.
+    per_round = [ours / theirs - 1 for ours, theirs in zip(sandboxed, local)]
+    overhead = statistics.median(per_round)
     grade_met = grade_s <= GRADE_TARGET_S
     batch_s, full = batch_of(BATCH_SIZE)
     batch_met = batch_s <= BATCH_TARGET_S and full == BATCH_SIZE
@@ -164,9 +168,15 @@ def main() -> bool:
 
     rows = [
         ("grade reference, public + hidden, sandboxed (s)", f"{grade_s:.2f}", f"<= {GRADE_TARGET_S:g}", grade_met),
-        ("  same tests via run_tests, sandboxed (s)", f"{sandboxed_s:.2f}", "", None),
-        ("  same tests via run_tests, in-process (s)", f"{local_s:.2f}", "", None),
-        ("sandbox overhead over in-process", f"{overhead:.0%}", f"<= {OVERHEAD_TARGET:.0%}", overhead <= 0.25),
+        ("  same tests via run_tests, sandboxed, median (s)", f"{statistics.median(sandboxed):.2f}", "", None),
+        ("  same tests via run_tests, in-process, median (s)", f"{statistics.median(local):.2f}", "", None),
+        (
+            "sandbox overhead over in-process, median of rounds",
+            f"{overhead:.0%}",
+            f"<= {OVERHEAD_TARGET:.0%}",
+            overhead <= OVERHEAD_TARGET,
+        ),
+        ("  lowest / highest round", f"{min(per_round):.0%} / {max(per_round):.0%}", "", None),
         (f"batch of {BATCH_SIZE} submissions, --jobs 2 (s)", f"{batch_s:.1f}", f"<= {BATCH_TARGET_S:g}", batch_met),
         ("  submissions with full marks", f"{full}/{BATCH_SIZE}", f"{BATCH_SIZE}/{BATCH_SIZE}", None),
         ("tests per grading", f"{tests}", "", None),
