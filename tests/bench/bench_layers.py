@@ -60,6 +60,7 @@ from cnn_reference.layers.pooling import (
     max_pool_forward_fast,
     max_pool_forward_naive,
 )
+from timing import paired_ratio
 
 from autograder.gradcheck import relative_error
 
@@ -161,11 +162,6 @@ def time_side_by_side(*contenders: Callable[[], object], clock: Callable[[], flo
             run()
             times.append(clock() - begin)
     return seconds
-
-
-def paired_ratio(numerator: list[float], denominator: list[float]) -> float:
-    """Median over rounds of numerator / denominator within each round."""
-    return statistics.median(a / b for a, b in zip(numerator, denominator))
 
 
 def _ms(seconds: float, width: int = 9) -> str:
