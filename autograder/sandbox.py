@@ -18,8 +18,9 @@ never pickle) and turns the reply back into values:
   (pytest.raises(ValueError, match=...) works), the student's traceback as a note.
 
 Each call has a timeout. A timeout, a crash, os._exit or a signal fails that call with
-a SubmissionError, and a fresh worker serves the next call. close() ends the worker
-and every process it started.
+a SubmissionError, and a fresh worker serves the next call (in a process that has
+needed more than one worker, a spare that is already started: see
+sandbox_process._Spares). close() ends the worker and every process it started.
 
 Confinement (see autograder/sandbox_jail.py): as root, the worker runs as a
 dedicated uid in private mount and network namespaces with the kit, the temporary
@@ -40,7 +41,6 @@ from __future__ import annotations
 import atexit
 import base64
 import builtins
-import fcntl
 import itertools
 import os
 import shutil
@@ -65,6 +65,7 @@ from autograder.sandbox_process import (
     describe_exit,
     running_as_root,
     site_packages,
+    take_worker,
 )
 from autograder.submission import MAX_ARTIFACT_BYTES, UnsafeFile, read_submitted_file
 
@@ -207,15 +208,10 @@ class SandboxImplementation:
         self._as_root = running_as_root()
         self._lease: SlotLease | None = None
         self._base: Path | None = None
-        self._output_fd = -1
         _OPEN.add(self)
         try:
             self._lease = SlotLease.acquire() if self._as_root else None
             self._base = Path(tempfile.mkdtemp(prefix="cnnkit-sandbox-"))
-            self._output_fd = os.memfd_create("cnnkit-sandbox-output", os.MFD_CLOEXEC)
-            # O_APPEND: after the grader truncates the capture file, the worker writes at its start again.
-            flags = fcntl.fcntl(self._output_fd, fcntl.F_GETFL)
-            fcntl.fcntl(self._output_fd, fcntl.F_SETFL, flags | os.O_APPEND)
             if self._as_root:
                 self._base.chmod(0o711)  # the worker's uid may pass through, not list
                 _protect_secrets()
@@ -262,9 +258,6 @@ class SandboxImplementation:
             return
         self._closed = True
         self._stop_worker()
-        if self._output_fd >= 0:
-            os.close(self._output_fd)
-            self._output_fd = -1
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
         if self._lease is not None:
@@ -327,8 +320,18 @@ class SandboxImplementation:
             "functions": {name: [f.file, list(f.returns)] for name, f in self.spec.functions.items()},
             "cache_limit": self.limits.cache_limit,
         }
+        worker = take_worker(self._worker_env())
+        try:
+            worker.start(config, self.limits.max_reply_bytes)
+        except BaseException:
+            worker.discard()
+            raise
+        self._worker = worker
+        self._releases.clear()
+
+    def _worker_env(self) -> dict[str, str]:
         threads = str(self.limits.threads)
-        env = {
+        return {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
             "OPENBLAS_NUM_THREADS": threads,
@@ -336,22 +339,22 @@ class SandboxImplementation:
             "MKL_NUM_THREADS": threads,
             "GLIBC_TUNABLES": WORKER_HEAP,
         }
-        self._worker = WorkerProcess(config, self._output_fd, env, self.limits.max_reply_bytes)
-        self._releases.clear()
 
     def _stop_worker(self) -> None:
-        worker, self._worker = self._worker, None
+        worker = self._worker
         if worker is not None:
             survivors = worker.stop(self._lease.uid if self._lease is not None else None)
             if survivors:
                 self.notes.append(f"processes {survivors} survived the end of a worker")
+            self._drain_output()  # what it printed last
+            worker.close_output()
+            self._worker = None
         self._generation += 1
         self._cache_arguments.clear()  # their caches died with the worker
 
     def _replace_worker(self) -> None:
         """After a crash or a timeout: end the worker and start a fresh one for the next call."""
         self._stop_worker()
-        self._drain_output()
         if not self._closed:
             self._start_worker()
 
@@ -383,7 +386,7 @@ class SandboxImplementation:
                         worker.ready = True
                         return worker
                     elif op == "failed":
-                        self._replace_worker_quietly()
+                        self._stop_worker()
                         raise SandboxStartError(f"the sandbox could not be set up:\n{message.get('message')}")
                     else:
                         raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
@@ -394,15 +397,11 @@ class SandboxImplementation:
                     what = f"broke the worker's protocol ({error})"
                 else:
                     what = f"ended it: {describe_exit(worker.ended())}"
-                self._replace_worker_quietly()
+                self._stop_worker()
                 if importing is None:
                     raise SandboxStartError(f"the sandbox worker did not start: {what}") from None
                 self._broken[importing] = f"importing {importing} in the sandbox {what}"
         raise SandboxStartError("the sandbox worker did not start")
-
-    def _replace_worker_quietly(self) -> None:
-        self._stop_worker()
-        self._drain_output()
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -659,19 +658,20 @@ class SandboxImplementation:
 
         Called after every call, so each call gets the whole file-size limit to print into.
         """
-        if self._output_fd < 0:
+        output_fd = self._worker.output_fd if self._worker is not None else -1
+        if output_fd < 0:
             return
         try:
-            size = os.fstat(self._output_fd).st_size
+            size = os.fstat(output_fd).st_size
         except OSError:
             return
         if not size:
             return
         room = OUTPUT_KEEP - len(self._output)
         if room > 0:
-            self._output += os.pread(self._output_fd, min(size, room), 0)
+            self._output += os.pread(output_fd, min(size, room), 0)
         self._output_dropped += max(0, size - max(room, 0))
-        os.ftruncate(self._output_fd, 0)
+        os.ftruncate(output_fd, 0)
 
 
 @atexit.register

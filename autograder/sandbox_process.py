@@ -3,7 +3,9 @@
 Grader side only. A worker is `python -S -I -B -u autograder/worker.py` with two
 pipes of its own (requests and replies, passed as extra fds so that student prints
 cannot corrupt the protocol) and stdout/stderr going to an anonymous capture file the
-grader reads after each call.
+grader reads after each call. It starts bare (interpreter and numpy, no student code)
+and gets its submission later, so that a process that needs many workers can keep one
+started ahead of need.
 
 As root every grader takes a uid slot: uid and gid 60000 + n, held through a lock
 file for as long as the grader lives, so parallel graders (batch --jobs, several test
@@ -14,6 +16,7 @@ left the process group included, and RLIMIT_NPROC counts only them.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
@@ -23,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -226,12 +230,21 @@ def standard_library() -> list[str]:
 
 
 class WorkerProcess:
-    """One running worker: its process, its two pipes, and the frame reader of its replies."""
+    """One worker: its process, its two pipes, the frame reader of its replies and its capture file.
 
-    def __init__(self, config: dict[str, Any], output_fd: int, env: dict[str, str], max_reply_bytes: int) -> None:
+    A worker starts bare: the interpreter up and numpy imported, waiting on its request
+    pipe, still the grader's own process. start() sends it a submission and its plan;
+    only then does it confine itself and import student code. So a bare worker can be
+    started ahead of need (see take_worker and keep_spare).
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
         # Inherited by everything the worker starts: without root, how stop() finds daemons.
         self.marker = f"{MARKER_VARIABLE}={secrets.token_hex(8)}"
         env = {**env, MARKER_VARIABLE: self.marker.split("=", 1)[1]}
+        # stdout and stderr: O_APPEND, so after the grader truncates the file the worker writes at its start again.
+        self.output_fd = os.memfd_create("cnnkit-sandbox-output", os.MFD_CLOEXEC)
+        fcntl.fcntl(self.output_fd, fcntl.F_SETFL, fcntl.fcntl(self.output_fd, fcntl.F_GETFL) | os.O_APPEND)
         request_read, self.request_fd = os.pipe()
         self.reply_fd, reply_write = os.pipe()
         for fd in (self.request_fd, reply_write):
@@ -251,27 +264,34 @@ class WorkerProcess:
             self.popen = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
-                stdout=output_fd,
-                stderr=output_fd,
+                stdout=self.output_fd,
+                stderr=self.output_fd,
                 pass_fds=(request_read, reply_write),
                 env=env,
                 cwd="/",
                 start_new_session=True,
             )
+        except BaseException:
+            for fd in (self.output_fd, self.request_fd, self.reply_fd):
+                os.close(fd)
+            raise
         finally:
             os.close(request_read)
             os.close(reply_write)
         os.set_blocking(self.request_fd, False)
         os.set_blocking(self.reply_fd, False)
-        self.reader = wire.FrameReader(self.reply_fd, max_frame=max_reply_bytes)
+        self.reader = wire.FrameReader(self.reply_fd)
         self.ready = False
         self._closed = False
-        # The pipe holds the start message until the worker has numpy imported and reads it.
-        self.send(wire.Encoder().frame(config), time.monotonic() + 30)
 
     @property
     def pid(self) -> int:
         return self.popen.pid
+
+    def start(self, config: dict[str, Any], max_reply_bytes: int) -> None:
+        """Give the worker its submission; the pipe holds it until the worker has numpy imported and reads it."""
+        self.reader.max_frame = max_reply_bytes
+        self.send(wire.Encoder().frame(config), time.monotonic() + 30)
 
     def send(self, parts: list[Any], deadline: float) -> None:
         wire.write_frame(self.request_fd, parts, deadline)
@@ -287,18 +307,122 @@ class WorkerProcess:
             return None
 
     def stop(self, uid: int | None) -> list[int]:
-        """Kill the worker and everything it started; returns pids that survived (should be none)."""
+        """Kill the worker and everything it started; returns pids that survived (should be none).
+
+        The capture file stays open, for the grader to read what was printed last; close_output() closes it.
+        """
         if self._closed:
             return []
+        self._end()
+        # Reaped first, the worker is gone from /proc when the sweep looks, which then
+        # usually finds nothing left to kill and starts no helper process.
+        return kill_uid(uid) if uid is not None else kill_session(self.popen.pid, self.marker)
+
+    def discard(self) -> None:
+        """End a bare worker, which never ran student code: its own process group is all there is."""
+        if not self._closed:
+            self._end()
+        self.close_output()
+
+    def close_output(self) -> None:
+        if self.output_fd >= 0:
+            os.close(self.output_fd)
+            self.output_fd = -1
+
+    def _end(self) -> None:
+        """Kill the worker's process group, reap the worker and close its pipes."""
         self._closed = True
         try:
             os.killpg(self.popen.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        # Reaped first, the worker is gone from /proc when the sweep looks, which then
-        # usually finds nothing left to kill and starts no helper process.
         self.popen.wait()
-        survivors = kill_uid(uid) if uid is not None else kill_session(self.popen.pid, self.marker)
         for fd in (self.request_fd, self.reply_fd):
             os.close(fd)
-        return survivors
+
+
+def _schedule(worker: WorkerProcess, policy: int) -> bool:
+    """Put a bare worker into a scheduling class; whether that worked."""
+    try:
+        os.sched_setscheduler(worker.pid, policy, os.sched_param(0))
+    except OSError:
+        return False
+    return True
+
+
+def _kind(env: dict[str, str]) -> tuple:
+    """What makes two bare workers interchangeable: their environment."""
+    return tuple(sorted(env.items()))
+
+
+class _Spares:
+    """Bare workers started ahead of need, one per worker environment, owned by this process.
+
+    Once a process has needed a second worker (it grades several submissions, or a
+    submission crashed its worker), every worker it takes is replaced at once by a
+    spare, started in the idle scheduling class: the next worker is then ready in about
+    a millisecond instead of the ~65 ms that an interpreter and numpy take to start.
+    A one-off grading that never crashes starts no spare.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner = os.getpid()
+        self.bare: dict[tuple, WorkerProcess | None] = {}  # None: a spare being started
+        self.handed_out = 0
+
+    def _mine(self) -> None:
+        if self.owner != os.getpid():  # a forked child: the parent's spares are not its own
+            self.owner, self.bare, self.handed_out = os.getpid(), {}, 0
+
+    def take(self, env: dict[str, str]) -> WorkerProcess:
+        """A bare worker for env: the spare if one is alive, else a new one. Then a new spare, where kept."""
+        kind = _kind(env)
+        with self.lock:
+            self._mine()
+            self.handed_out += 1
+            spare = self.bare.pop(kind, None)
+        worker = None
+        if spare is not None:
+            if spare.popen.poll() is None and _schedule(spare, os.SCHED_OTHER):
+                worker = spare
+            else:
+                spare.discard()
+        if worker is None:
+            worker = WorkerProcess(env)
+        try:
+            self._refill(kind, env)
+        except BaseException:
+            worker.discard()
+            raise
+        return worker
+
+    def _refill(self, kind: tuple, env: dict[str, str]) -> None:
+        with self.lock:
+            if self.handed_out < 2 or kind in self.bare:
+                return
+            self.bare[kind] = None
+        try:
+            spare = WorkerProcess(env)
+            # It starts on CPU time that nobody else wants, so that it does not slow the grading going on.
+            # Only root may take a process back out of the idle class (take() does), so only root does this.
+            if running_as_root():
+                _schedule(spare, os.SCHED_IDLE)
+        except BaseException:
+            with self.lock:
+                self.bare.pop(kind, None)
+            raise
+        with self.lock:
+            self.bare[kind] = spare
+
+    def discard_all(self) -> None:
+        with self.lock:
+            self._mine()
+            spares, self.bare = [spare for spare in self.bare.values() if spare is not None], {}
+        for spare in spares:
+            spare.discard()
+
+
+_SPARES = _Spares()
+take_worker = _SPARES.take
+atexit.register(_SPARES.discard_all)

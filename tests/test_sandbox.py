@@ -13,11 +13,13 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from autograder import sandbox as sandbox_module
 from autograder import sandbox_process
 from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
 from autograder.gradcheck import forward_of, numeric_gradient
@@ -531,6 +533,118 @@ def test_parallel_sandboxes_get_different_uids(tmp_path):
     ):
         assert first._lease.uid != second._lease.uid
         assert first.jail_facts(str(KIT_ROOT))["uid"] == first._lease.uid
+
+
+# --- spare workers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spares(monkeypatch):
+    """A pool of spare workers of the test's own, so that other tests' sandboxes neither feed nor take it."""
+    pool = sandbox_process._Spares()
+    monkeypatch.setattr(sandbox_module, "take_worker", pool.take)
+    yield pool
+    pool.discard_all()
+
+
+def _the_spare(pool: sandbox_process._Spares) -> sandbox_process.WorkerProcess:
+    (spare,) = pool.bare.values()
+    assert spare is not None and spare.popen.poll() is None
+    return spare
+
+
+def _gone(pid: int) -> bool:
+    fields = sandbox_process._proc_stat(str(pid))
+    return fields is None or fields[0] in ("Z", "X")
+
+
+def test_a_one_off_grading_starts_no_spare_and_a_second_worker_does(tmp_path, spares):
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "a")) as first:
+        assert first.other_value() == 42
+    assert not spares.bare
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second:
+        assert second.other_value() == 42
+        spare = _the_spare(spares)  # started when the second worker was taken, not before
+        if AS_ROOT:  # it starts on idle CPU time
+            assert os.sched_getscheduler(spare.pid) == os.SCHED_IDLE
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "c", other="def other_value():\n    return 7\n")) as third:
+        assert third.other_value() == 7  # the spare took the third submission's files
+        assert third._worker is spare
+        assert os.sched_getscheduler(spare.pid) == os.SCHED_OTHER
+        if AS_ROOT:
+            facts = third.jail_facts(str(KIT_ROOT))
+            assert facts["uid"] == third._lease.uid and facts["reference"] in ("FileNotFoundError", "PermissionError")
+        third.take_output()
+        third.behave("print")
+        assert "to stdout" in third.take_output()
+
+
+def test_after_a_crash_the_next_replacement_is_the_spare(tmp_path, spares):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=2) as impl:
+        with pytest.raises(SubmissionError, match="exited with status 3"):
+            impl.behave("exit")
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])  # the second worker: now a spare is kept
+        spare = _the_spare(spares)
+        with pytest.raises(SubmissionError, match="SIGSEGV"):
+            impl.behave("segfault")
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])
+        assert impl._worker is spare
+
+
+def test_a_spare_that_died_is_not_handed_out(tmp_path, spares):
+    for name in ("a", "b"):
+        with SandboxImplementation(PROBE, make_probe(tmp_path / name)) as impl:
+            impl.other_value()
+    spare = _the_spare(spares)
+    os.kill(spare.pid, 9)
+    spare.popen.wait()
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "c")) as impl:
+        assert impl.other_value() == 42
+        assert impl._worker is not spare
+
+
+def test_a_forked_child_does_not_take_its_parents_spares(tmp_path, spares):
+    for name in ("a", "b"):
+        with SandboxImplementation(PROBE, make_probe(tmp_path / name)) as impl:
+            impl.other_value()
+            env = impl._worker_env()
+    spare = _the_spare(spares)
+    spares.owner = -1  # as if this process were a fork of the one that started the spare
+    worker = spares.take(env)
+    try:
+        assert worker is not spare and not spares.bare
+    finally:
+        worker.discard()
+        spare.discard()
+
+
+SPARE_SCRIPT = """
+import os, signal, sys
+import numpy as np
+from autograder import sandbox_process
+from autograder.assignments import LAYERS
+from autograder.sandbox import SandboxImplementation
+for _ in range(2):
+    with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
+        impl.conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
+(spare,) = sandbox_process._SPARES.bare.values()
+print(spare.pid, flush=True)
+if sys.argv[1] == "killed":
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("ending", ["exits", "killed"])
+def test_a_spare_ends_with_the_grader_that_kept_it(ending):
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(SPARE_SCRIPT), ending], capture_output=True, text=True, timeout=120
+    )
+    assert completed.stdout.strip().isdigit(), completed.stderr[-3000:]
+    pid = int(completed.stdout)
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid)
 
 
 NON_ROOT_SCRIPT = """
