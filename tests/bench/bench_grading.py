@@ -93,6 +93,33 @@ def worker_start_s(repeats: int = 5) -> tuple[float, float]:
     return statistics.median(cold), statistics.median(spare)
 
 
+CRASHING_CONV = """
+
+import ctypes
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    ctypes.string_at(0)
+"""
+
+
+def grade_crashing_s() -> tuple[float, int]:
+    """Wall seconds to grade the reference with a conv_forward_naive that segfaults, and how many tests saw it.
+
+    Every crash costs a new worker: from a spare, the next test does not wait for an
+    interpreter and numpy to start.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        submission = Path(folder) / "layers"
+        shutil.copytree(LAYERS.reference_dir, submission, ignore=shutil.ignore_patterns("bugs", "hidden_tests"))
+        with open(submission / "conv.py", "a") as stream:
+            stream.write(CRASHING_CONV)
+        started = time.perf_counter()
+        report = grade_submission(submission, LAYERS, Path(folder) / "results.json")
+        seconds = time.perf_counter() - started
+    return seconds, sum(1 for test in report.tests if "SIGSEGV" in test.output)
+
+
 def count_calls() -> int:
     """How many calls of student functions one grading of the reference makes."""
     counter = {"calls": 0}
@@ -164,6 +191,7 @@ def main() -> bool:
     trip, local_trip = round_trip_us()
     start, spare_start = worker_start_s()
     calls = count_calls()
+    crashing_s, crashes = grade_crashing_s()
     grade_s, sandboxed, local, tests = grade_and_compare()
     # As in bench_layers: the verdict is the median of the per-round ratios, since the two
     # runs of a round see the same machine, whatever other tenants do from round to round.
@@ -187,6 +215,7 @@ def main() -> bool:
         ("  lowest / highest round", f"{min(per_round) - 1:.0%} / {max(per_round) - 1:.0%}", "", None),
         (f"batch of {BATCH_SIZE} submissions, --jobs 2 (s)", f"{batch_s:.1f}", f"<= {BATCH_TARGET_S:g}", batch_met),
         ("  submissions with full marks", f"{full}/{BATCH_SIZE}", f"{BATCH_SIZE}/{BATCH_SIZE}", None),
+        (f"grade a submission whose conv crashes in {crashes} tests (s)", f"{crashing_s:.2f}", "", None),
         ("tests per grading", f"{tests}", "", None),
         ("calls of student functions per grading", f"{calls}", "", None),
         ("round trip of an empty sandboxed call (us)", f"{trip:.0f}", "", None),
