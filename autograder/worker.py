@@ -12,7 +12,9 @@ sys.path: nothing of the kit is importable. The bootstrap gives the exact sys.pa
 file's two companions, autograder/wire.py and autograder/sandbox_jail.py, which are
 loaded by path while the process is still the kit's own.
 
-The conversation, each message one wire frame:
+It then waits, bare, for its start message, which may come much later (a spare worker
+started ahead of need) or never (the grader ended first: the pipe's end-of-file ends
+this process). The conversation, each message one wire frame:
 
     grader -> worker   {"op": "start", "plan", "files", "helpers", "functions", ...}
     worker -> grader   {"op": "importing", "file"}   before importing each student file
