@@ -76,16 +76,23 @@ def round_trip_us(calls: int = 3000) -> tuple[float, float]:
         return statistics.median(samples), (time.perf_counter() - started) / calls * 1e6
 
 
+def copy_reference_submission(target: Path) -> None:
+    """A submission folder at target holding the reference's copy of each file the assignment takes."""
+    target.mkdir()
+    for name in LAYERS.files:
+        shutil.copyfile(LAYERS.reference_dir / name, target / name)
+
+
 def worker_start_s(repeats: int = 5) -> tuple[float, float]:
     """Median seconds from creating a sandbox to its worker having imported the submission: with a
     worker started from nothing (a one-off grading's only worker), and with a spare (any later one)."""
     cold, spare = [], []
-    for samples in (cold, spare):
+    for from_spare, samples in ((False, cold), (True, spare)):
         for _ in range(repeats):
-            if samples is cold:
-                sandbox_process._SPARES.discard_all()
-            else:
+            if from_spare:
                 time.sleep(0.3)  # time for the spare to start, as between two tests that crash
+            else:
+                sandbox_process._SPARES.discard_all()
             started = time.perf_counter()
             with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
                 impl._ready_worker()
@@ -111,7 +118,7 @@ def grade_crashing_s() -> tuple[float, int]:
     """
     with tempfile.TemporaryDirectory() as folder:
         submission = Path(folder) / "layers"
-        shutil.copytree(LAYERS.reference_dir, submission, ignore=shutil.ignore_patterns("bugs", "hidden_tests"))
+        copy_reference_submission(submission)
         with open(submission / "conv.py", "a") as stream:
             stream.write(CRASHING_CONV)
         started = time.perf_counter()
@@ -173,10 +180,7 @@ def batch_of(count: int, jobs: int = 2) -> tuple[float, int]:
                     for name in LAYERS.files:
                         bundle.write(LAYERS.reference_dir / name, f"layers/{name}")
             else:
-                target = submissions / f"student{index:03d}"
-                target.mkdir()
-                for name in LAYERS.files:
-                    shutil.copyfile(LAYERS.reference_dir / name, target / name)
+                copy_reference_submission(submissions / f"student{index:03d}")
         args = argparse.Namespace(jobs=jobs, call_timeout=10.0, submission_timeout=600.0, keyword=None)
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # one progress line per submission: not for the table
