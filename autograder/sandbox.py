@@ -18,9 +18,13 @@ never pickle) and turns the reply back into values:
   (pytest.raises(ValueError, match=...) works), the student's traceback as a note.
 
 Each call has a timeout. A timeout, a crash, os._exit or a signal fails that call with
-a SubmissionError, and a fresh worker serves the next call (in a process that has
-needed more than one worker, a spare that is already started: see
-sandbox_process._Spares). close() ends the worker and every process it started.
+a SubmissionError, and a fresh worker serves the next call (forked in a millisecond or
+two by the grader's zygote: see sandbox_process._Zygote). close() ends the worker and
+every process it started.
+
+Numeric gradients (call_perturbed) are shared with a second worker, the helper, where
+the grader may use more than one CPU: each takes half of the entries, and the result,
+the error and the printed output are those of one worker doing it all.
 
 Confinement (see autograder/sandbox_jail.py): as root, the worker runs as a
 dedicated uid in private mount and network namespaces with the kit, the temporary
@@ -65,7 +69,6 @@ from autograder.sandbox_process import (
     describe_exit,
     running_as_root,
     site_packages,
-    take_worker,
 )
 from autograder.submission import MAX_ARTIFACT_BYTES, UnsafeFile, read_submitted_file
 
@@ -75,6 +78,8 @@ _MIB = 1 << 20
 # Modules of the student release that submissions may import (the README tells students to use gradcheck).
 HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
+# A submission that keeps killing its workers gets no more helpers after this many.
+HELPER_STARTS = 3
 # glibc in a fresh process maps every block over 128 KiB on its own and unmaps it when
 # freed, so each such array the worker builds costs a page fault per 4 KiB, every time.
 # The worker keeps freed memory for reuse instead (its address-space limit still holds).
@@ -98,6 +103,7 @@ class SandboxLimits:
     threads: int = 1  # BLAS and OpenMP threads of a worker
     namespaces: bool = True  # use namespaces when running as root
     hide: tuple[str, ...] = ()  # more folders to hide from the worker (root only)
+    gradient_workers: int = 2  # workers that share a numeric gradient's evaluations (more CPUs than 1 needed)
 
 
 class CacheHandle:
@@ -204,6 +210,11 @@ class SandboxImplementation:
         self._output = bytearray()
         self._output_dropped = 0
         self._worker: WorkerProcess | None = None
+        # A second worker that takes half of each numeric gradient's evaluations (see _call_perturbed).
+        self._helper: WorkerProcess | None = None
+        self._helper_deadline = 0.0
+        self._helper_starts = 0
+        self._helper_answering = False  # the helper's half counts: what it printed is the submission's output
         self._closed = False
         self._as_root = running_as_root()
         self._lease: SlotLease | None = None
@@ -244,7 +255,7 @@ class SandboxImplementation:
 
     def take_output(self) -> str:
         """What the submission printed (stdout and stderr) since the last take_output()."""
-        self._drain_output()
+        self._drain_output(self._worker)
         text = self._output.decode("utf-8", errors="replace")
         if self._output_dropped:
             text += f"\n[{self._output_dropped} more bytes of output were not kept]"
@@ -271,7 +282,7 @@ class SandboxImplementation:
 
     # --- workers ------------------------------------------------------------------------
 
-    def _plan(self) -> dict[str, Any]:
+    def _plan(self, prefix: str) -> dict[str, Any]:
         limits = self.limits
         uid = self._lease.uid if self._lease is not None else None
         temp = tempfile.gettempdir()
@@ -287,9 +298,8 @@ class SandboxImplementation:
             "namespaces": self._as_root and limits.namespaces,
             "hide": hide,
             "keep": keep,
-            "work_dir": str(self._base / "work"),
-            "helper_dir": str(self._base / "lib"),
-            "grader_pid": os.getpid(),
+            "work_dir": str(self._base / f"{prefix}work"),
+            "helper_dir": str(self._base / f"{prefix}lib"),
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
@@ -299,15 +309,20 @@ class SandboxImplementation:
         }
 
     def _start_worker(self) -> None:
+        self._worker = self._launch("")
+        self._releases.clear()
+
+    def _launch(self, prefix: str) -> WorkerProcess:
+        """A worker given the submission, which it imports while the caller goes on; prefix names its folders."""
         if not self._as_root or not self.limits.namespaces:
             # Without a mount namespace the worker writes into the real folder: start it empty.
-            for name in ("work", "lib"):
+            for name in (f"{prefix}work", f"{prefix}lib"):
                 shutil.rmtree(self._base / name, ignore_errors=True)
         helpers = {f"autograder/{name}": (Path(__file__).parent / name).read_bytes() for name in HELPER_MODULES}
         helpers["autograder/__init__.py"] = b""
         config = {
             "op": "start",
-            "plan": self._plan(),
+            "plan": self._plan(prefix),
             "files": {name: base64.b64encode(data).decode() for name, data in self._files.items()},
             "helpers": {name: base64.b64encode(data).decode() for name, data in helpers.items()},
             "files_in_order": [*self.spec.files, *getattr(self.spec, "support_files", ())],
@@ -320,14 +335,13 @@ class SandboxImplementation:
             "functions": {name: [f.file, list(f.returns)] for name, f in self.spec.functions.items()},
             "cache_limit": self.limits.cache_limit,
         }
-        worker = take_worker(self._worker_env())
+        worker = WorkerProcess(self._worker_env())
         try:
             worker.start(config, self.limits.max_reply_bytes)
         except BaseException:
             worker.discard()
             raise
-        self._worker = worker
-        self._releases.clear()
+        return worker
 
     def _worker_env(self) -> dict[str, str]:
         threads = str(self.limits.threads)
@@ -341,16 +355,31 @@ class SandboxImplementation:
         }
 
     def _stop_worker(self) -> None:
-        worker = self._worker
-        if worker is not None:
-            survivors = worker.stop(self._lease.uid if self._lease is not None else None)
+        """End the worker and the helper, with everything they started; keep what they printed last."""
+        workers = [(self._worker, True), (self._helper, self._helper_answering)]
+        workers = [(worker, keep) for worker, keep in workers if worker is not None]
+        self._worker = self._helper = None
+        uid = self._lease.uid if self._lease is not None else None
+        for worker, _ in workers:
+            survivors = worker.stop(uid)
             if survivors:
                 self.notes.append(f"processes {survivors} survived the end of a worker")
-            self._drain_output()  # what it printed last
+        for worker, keep in workers:
+            self._drain_output(worker, keep)
             worker.close_output()
-            self._worker = None
         self._generation += 1
         self._cache_arguments.clear()  # their caches died with the worker
+
+    def _stop_helper(self) -> None:
+        """End the helper alone, dropping what it printed: the worker's results stand without it.
+
+        Only its own session is swept (a sweep of the uid would end the worker too);
+        whatever escaped it goes with the worker's next sweep, at the latest in close().
+        """
+        helper, self._helper = self._helper, None
+        if helper is not None:
+            helper.stop(None)
+            helper.close_output()
 
     def _replace_worker(self) -> None:
         """After a crash or a timeout: end the worker and start a fresh one for the next call."""
@@ -435,9 +464,11 @@ class SandboxImplementation:
                 raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
         return worker
 
-    def _request(self, function: FunctionSpec, args: tuple, kwargs: dict, **extra: Any) -> tuple[dict, wire.Encoder]:
+    def _request(
+        self, function: FunctionSpec, args: tuple, kwargs: dict, encode_handle: Callable | None = None, **extra: Any
+    ) -> tuple[dict, wire.Encoder]:
         """A call message and the encoder that holds its arrays (and tracks its arguments for write-back)."""
-        encoder = wire.Encoder(track=True, encode_handle=self._encode_handle)
+        encoder = wire.Encoder(track=True, encode_handle=encode_handle or self._encode_handle)
         try:
             message = {
                 "op": "call",
@@ -464,13 +495,20 @@ class SandboxImplementation:
             self._replace_worker()
             raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
 
-    def _exchange(self, worker: WorkerProcess, name: str, request: Any, timeout: float) -> wire.Frame:
-        """Send one request and wait for its reply; a timeout or a dead worker becomes a SubmissionError."""
+    def _exchange(
+        self, worker: WorkerProcess, name: str, request: Any, timeout: float, since: float | None = None
+    ) -> wire.Frame:
+        """Send one request and wait for its reply; a timeout or a dead worker becomes a SubmissionError.
+
+        request None: it was sent already, at time.monotonic() value `since`, from which the timeout runs.
+        """
         __tracebackhide__ = True
         started = time.monotonic()
+        deadline = (started if since is None else since) + timeout
         try:
-            worker.send(request, started + timeout)
-            frame = worker.receive(started + timeout)
+            if request is not None:
+                worker.send(request, deadline)
+            frame = worker.receive(deadline)
         except TimeoutError:
             self._replace_worker()
             raise SubmissionError(
@@ -486,7 +524,7 @@ class SandboxImplementation:
             raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
         finally:
             self._budget -= time.monotonic() - started
-        self._drain_output()
+        self._drain_output(worker)
         return frame
 
     def _call_perturbed(
@@ -499,6 +537,13 @@ class SandboxImplementation:
         For numeric gradients only: the worker keeps no caches and sends no in-place
         changes back. The first evaluation that raises, or returns anything but a float
         ndarray of the first one's shape, fails the whole batch.
+
+        Where a helper worker is ready, the worker evaluates the first half of the
+        entries and the helper the second half at the same time. The result is the one
+        a single worker gives: the helper starts from the arguments as sent, which is
+        what the second half would see unless the first half changed them, and then the
+        worker goes on through the second half itself ("settle"); the first half's
+        failure comes first; output comes in the order of the entries.
         """
         __tracebackhide__ = True
         name = function.name
@@ -509,28 +554,134 @@ class SandboxImplementation:
             raise ValueError(f"{name}: return value {take} is not an array")
         worker = self._worker_for(function)
         perturb = {"wrt": int(wrt), "take": int(take), "step": float(step)}
-        message, encoder = self._request(function, tuple(arguments), {}, perturb=perturb)
+        handles: list = []
+
+        def encode_handle(value: Any) -> list | None:
+            node = self._encode_handle(value)
+            handles.append(node)
+            return node
+
+        message, encoder = self._request(function, tuple(arguments), {}, encode_handle, perturb=perturb)
         # The batch gets one call's time per ten evaluations: a forward pass small enough for a numeric
         # gradient takes milliseconds, so only a hanging one runs into this.
         timeout = self.call_timeout * max(1.0, 2 * point.size / 10)
+        # The helper cannot resolve the worker's cache handles.
+        helper = self._gradient_helper() if point.size > 1 and not any(handles) else None
+        if helper is not None:
+            half = point.size // 2
+            helper_message = {**message, "seq": next(self._seq), "release": []}
+            helper_message["perturb"] = {**perturb, "entries": [half, point.size]}
+            try:  # an idle helper reads at once; one that does not is dropped, not waited for
+                helper.send(encoder.frame(helper_message), time.monotonic() + 1.0)
+                message["perturb"] = {**perturb, "entries": [0, half], "settle": True}
+            except (TimeoutError, OSError):
+                self._stop_helper()
+                helper = None
+        started = time.monotonic()
         frame = self._exchange(worker, name, encoder.frame(message), timeout)
+        # The helper has had as long for its half as the worker for its own: it is done, or nearly.
+        patience = max(0.05, time.monotonic() - started)
+        # The worker answers for its half, or for all the entries where it went on alone.
+        covers = (point.size,) if helper is None else (point.size // 2, point.size)
+        try:
+            outputs, covered = self._perturbed_outputs(function, take, message["seq"], frame, encoder, covers)
+        except BaseException:
+            if helper is not None:
+                self._drop_helper_reply(patience)  # the batch ends at the first half's failure, as in one process
+            raise
+        if helper is None:
+            return outputs
+        if covered == point.size:  # the worker went on through the second half itself
+            self._drop_helper_reply(patience)
+            return outputs
+        self._helper_answering = True
+        try:
+            frame = self._exchange(helper, name, None, timeout, since=started)
+        finally:
+            self._helper_answering = False
+        rest = point.size - covered
+        second, _ = self._perturbed_outputs(function, take, helper_message["seq"], frame, encoder, (rest,))
+        if second.shape[1:] != outputs.shape[1:]:
+            raise SubmissionError(
+                f"{name}: returned shape {second.shape[1:]} after shape {outputs.shape[1:]} for the same call"
+            )
+        return np.concatenate([outputs, second])
+
+    def _gradient_helper(self) -> WorkerProcess | None:
+        """The helper worker if it is ready; starts one if there is none (it is ready some calls later).
+
+        Only where this process may run on more than one CPU, and at most HELPER_STARTS
+        times per submission.
+        """
+        helper = self._helper
+        if helper is None:
+            if (
+                self.limits.gradient_workers > 1
+                and self._helper_starts < HELPER_STARTS
+                and len(os.sched_getaffinity(0)) > 1
+            ):
+                self._helper_starts += 1
+                self._helper = self._launch("helper-")
+                self._helper_deadline = time.monotonic() + self.limits.startup_timeout
+            return None
+        if helper.ready:
+            return helper
+        # Take the start-up messages that have come, without waiting for more.
+        try:
+            while helper.has_reply():
+                message = helper.receive(time.monotonic() + 1.0).message
+                op = message.get("op") if type(message) is dict else None
+                if op == "ready" and type(message.get("failures")) is dict:
+                    # The same files must have failed to load as in the worker, or the two would differ.
+                    if set(message["failures"]) != set(self._load_failures):
+                        raise wire.ProtocolError("the helper loaded other files than the worker")
+                    self._drain_output(helper, keep=False)  # the import's output: the worker's was kept
+                    helper.ready = True
+                    return helper
+                if op != "importing":
+                    raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
+            if time.monotonic() > self._helper_deadline:
+                raise TimeoutError("the helper did not start in time")
+        except (TimeoutError, EOFError, OSError, wire.ProtocolError):
+            self._stop_helper()
+        return None
+
+    def _drop_helper_reply(self, patience: float) -> None:
+        """Discard the helper's half of a batch that ended without it: its reply if it comes within
+        `patience` seconds, else the helper itself."""
+        helper = self._helper
+        if helper is None:
+            return
+        try:
+            helper.receive(time.monotonic() + patience)
+        except (TimeoutError, EOFError, OSError, wire.ProtocolError):
+            self._stop_helper()
+            return
+        self._drain_output(helper, keep=False)
+
+    def _perturbed_outputs(
+        self, function: FunctionSpec, take: int, seq: int, frame: wire.Frame, encoder: wire.Encoder, covers: tuple
+    ) -> tuple[np.ndarray, int]:
+        """The stacked outputs of a perturbation reply, and how many entries they cover (one of `covers`)."""
+        __tracebackhide__ = True
+        name = function.name
         reply = frame.message
         try:
-            if type(reply) is not dict or reply.get("seq") != message["seq"]:
+            if type(reply) is not dict or reply.get("seq") != seq:
                 raise wire.ProtocolError("a reply that does not answer the call")
             decoder = wire.Decoder(frame, known=encoder.tracked, allow_opaque=True)
             if "error" in reply:
                 raise self._remote_error(name, reply["error"], decoder)
-            nodes = reply.get("ok")
-            if type(nodes) is not list or len(nodes) != 1:
-                raise wire.ProtocolError("a perturbation reply that is not one value")
+            nodes, covered = reply.get("ok"), reply.get("covered")
+            if type(nodes) is not list or len(nodes) != 1 or type(covered) is not int or covered not in covers:
+                raise wire.ProtocolError("a perturbation reply that is not one value for the entries asked for")
             outputs = self._returned(function, take, "array", nodes[0], decoder)
+            if outputs.ndim < 1 or outputs.shape[0] != 2 * covered:
+                raise wire.ProtocolError(f"perturbed outputs of shape {outputs.shape} for {covered} entries")
         except wire.ProtocolError as error:
             self._replace_worker()
             raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
-        if outputs.ndim < 1 or outputs.shape[0] != 2 * point.size:
-            raise wire.ProtocolError(f"perturbed outputs of shape {outputs.shape} for {point.size} entries")
-        return outputs
+        return outputs, covered
 
     def _take_releases(self) -> list[int]:
         if not self._releases:
@@ -653,12 +804,12 @@ class SandboxImplementation:
         exception.add_note(f"Raised by {name} in the sandbox:\n{traceback_text}".rstrip())
         return exception
 
-    def _drain_output(self) -> None:
-        """Move what the worker printed into the grader's buffer and empty the capture file.
+    def _drain_output(self, worker: WorkerProcess | None, keep: bool = True) -> None:
+        """Move what a worker printed into the grader's buffer (keep=False: drop it) and empty its capture file.
 
         Called after every call, so each call gets the whole file-size limit to print into.
         """
-        output_fd = self._worker.output_fd if self._worker is not None else -1
+        output_fd = worker.output_fd if worker is not None else -1
         if output_fd < 0:
             return
         try:
@@ -666,6 +817,9 @@ class SandboxImplementation:
         except OSError:
             return
         if not size:
+            return
+        if not keep:
+            os.ftruncate(output_fd, 0)
             return
         room = OUTPUT_KEEP - len(self._output)
         if room > 0:

@@ -159,12 +159,36 @@ def _set_limits(limits: dict[str, int], shared_uid: bool) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
-def confine(plan: dict[str, Any], files: dict[str, bytes], helpers: dict[str, bytes]) -> list[str]:
+def die_with_parent(parent_pid: int) -> None:
+    """Have the kernel SIGKILL this process when its parent ends; exit now if it has ended already."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+
+def overwrite_environment_value(name: str, old: bytes, new: bytes) -> None:
+    """Write `new` over the value of environment variable `name` in this process's environment block.
+
+    os.environ would only change what children get; /proc/PID/environ shows the block the
+    process started with, which a fork shares with its parent. old and new have one length.
+    """
+    if len(old) != len(new):
+        raise ValueError("the new value must have the old one's length")
+    _libc.getenv.restype = ctypes.c_void_p
+    address = _libc.getenv(name.encode())
+    if not address or ctypes.string_at(address, len(old)) != old:
+        raise RuntimeError(f"{name} is not in the environment as expected")
+    ctypes.memmove(address, new, len(new))
+    os.environ[name] = new.decode()
+
+
+def confine(plan: dict[str, Any], files: dict[str, bytes], helpers: dict[str, bytes], parent_pid: int) -> list[str]:
     """Confine the calling process as `plan` says and write the student's files; returns notes on what was skipped.
 
     plan keys: uid and gid (None: stay who we are), namespaces (try them), hide
     ([folder, mode, tmpfs size] entries), keep (folders to bind back), work_dir,
-    helper_dir, grader_pid, limits (cpu_seconds, memory_bytes, file_bytes, processes).
+    helper_dir, limits (cpu_seconds, memory_bytes, file_bytes, processes). parent_pid: the process
+    whose end ends this one.
     """
     notes: list[str] = []
     uid, gid = plan["uid"], plan["gid"]
@@ -187,12 +211,10 @@ def confine(plan: dict[str, Any], files: dict[str, bytes], helpers: dict[str, by
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
-    # No setuid binary can give privileges back; the worker dies with the grader.
-    # (Changing credentials clears the death signal, so it is set after the switch.)
+    # No setuid binary can give privileges back; the worker dies with its parent, the zygote,
+    # which dies with the grader. (Changing credentials clears the death signal, so it is set after the switch.)
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(NO_NEW_PRIVS)")
-    _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
-    if os.getppid() != plan["grader_pid"]:  # the grader died before the death signal was armed
-        os._exit(1)
+    die_with_parent(parent_pid)
     os.chdir(plan["work_dir"])
     os.environ["HOME"] = os.environ["TMPDIR"] = plan["work_dir"]
     return notes

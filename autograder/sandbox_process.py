@@ -1,16 +1,15 @@
 """Sandbox workers as processes: uid slots, starting a worker, talking to it, ending it and everything it started.
 
-Grader side only. A worker is `python -S -I -B -u autograder/worker.py` with two
-pipes of its own (requests and replies, passed as extra fds so that student prints
-cannot corrupt the protocol) and stdout/stderr going to an anonymous capture file the
-grader reads after each call. It starts bare (interpreter and numpy, no student code)
-and gets its submission later, so that a process that needs many workers can keep one
-started ahead of need.
+Grader side only. A worker is a fork of this grader's zygote, `python -S -I -B -u
+autograder/worker.py` started once with numpy imported (see _Zygote), with two pipes of
+its own (requests and replies, passed as extra fds so that student prints cannot
+corrupt the protocol) and stdout/stderr going to an anonymous capture file the grader
+reads after each call. It starts bare (no student code) and gets its submission later.
 
 As root every grader takes a uid slot: uid and gid 60000 + n, held through a lock
 file for as long as the grader lives, so parallel graders (batch --jobs, several test
-runs at once) never share a uid. That uid runs nothing but this grader's worker and
-its descendants, so "kill every process of the uid" ends all of them, daemons that
+runs at once) never share a uid. That uid runs nothing but this grader's workers and
+their descendants, so "kill every process of the uid" ends all of them, daemons that
 left the process group included, and RLIMIT_NPROC counts only them.
 """
 
@@ -23,6 +22,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,6 +39,7 @@ _LOCK_DIRS = (Path("/run/cnnkit-sandbox"), Path(tempfile.gettempdir()) / "cnnkit
 _KILL = shutil.which("kill") or "/bin/kill"
 _F_SETPIPE_SZ = 1031
 MARKER_VARIABLE = "CNNKIT_SANDBOX_WORKER"
+MARKER_LENGTH = 16  # hex digits
 WORKER_SCRIPT = Path(__file__).with_name("worker.py")
 JAIL_SCRIPT = Path(__file__).with_name("sandbox_jail.py")
 
@@ -229,19 +230,147 @@ def standard_library() -> list[str]:
     return [path for path in inside if not path.endswith(("site-packages", "dist-packages"))]
 
 
+class _Zygote:
+    """A bare worker process that forks the real ones: python and numpy started once, not per worker.
+
+    It runs autograder/worker.py as far as numpy, then waits on a socket for requests
+    from this process: "fork" (with the new worker's pipes and capture file, passed as
+    file descriptors) and "wait" (reap a worker it forked, with its exit status). A
+    forked worker is bare, as the zygote was: it confines itself and imports student
+    code only once it has its start message. The zygote never runs student code, dies
+    with this process, and forks in about a millisecond what takes 70-100 ms to start
+    from nothing. Replies come in the order of the requests; a fork's reply (the pid) is
+    read only when the pid is needed, so the new worker starts while the caller goes on.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        grader_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        bootstrap = {
+            "sys_path": standard_library() + site_packages(),
+            "wire": wire.__file__,
+            "jail": str(JAIL_SCRIPT),
+            "control_fd": zygote_end.fileno(),
+            "marker_variable": MARKER_VARIABLE,
+            "parent_pid": os.getpid(),
+        }
+        # The marker's value is written over in each forked worker's own copy of the environment,
+        # where /proc/PID/environ shows it (see processes_in_session).
+        env = {**env, MARKER_VARIABLE: "0" * MARKER_LENGTH}
+        command = [sys.executable, "-S", "-I", "-B", "-u", str(WORKER_SCRIPT), json.dumps(bootstrap)]
+        try:
+            self.popen = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                pass_fds=(zygote_end.fileno(),),
+                env=env,
+                cwd="/",
+                start_new_session=True,
+            )
+        except BaseException:
+            grader_end.close()
+            raise
+        finally:
+            zygote_end.close()
+        self.control = grader_end
+        self.lock = threading.Lock()
+        self._sent = 0
+        self._received = 0
+        self._replies: dict[int, dict] = {}
+        self.broken: str | None = None
+
+    def request(self, message: dict[str, Any], fds: tuple[int, ...] = ()) -> int:
+        """Send a request; returns its number, for reply()."""
+        with self.lock:
+            if self.broken is None:
+                try:
+                    socket.send_fds(self.control, [json.dumps(message).encode()], list(fds))
+                except OSError as error:
+                    self.broken = f"the worker zygote does not take requests ({error})"
+            self._sent += 1
+            return self._sent
+
+    def reply(self, number: int, timeout: float) -> dict[str, Any]:
+        """The reply to request `number`; SandboxStartError if the zygote has failed."""
+        with self.lock:
+            self.control.settimeout(timeout)
+            while number not in self._replies and self.broken is None:
+                try:
+                    data = self.control.recv(4096)
+                    reply = json.loads(data) if data else None
+                except (OSError, ValueError) as error:
+                    self.broken = f"the worker zygote did not answer ({error})"
+                    break
+                if type(reply) is not dict:
+                    self.broken = "the worker zygote ended" + self._last_words()
+                    break
+                self._received += 1
+                self._replies[self._received] = reply
+            if number in self._replies:
+                return self._replies.pop(number)
+        raise SandboxStartError(str(self.broken))
+
+    def _last_words(self) -> str:
+        try:
+            self.popen.kill()
+            text = self.popen.communicate(timeout=5)[1].decode(errors="replace")
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return f":\n{text[-3000:]}" if text.strip() else ""
+
+    def close(self) -> None:
+        self.control.close()
+        self.popen.kill()
+        self.popen.wait()
+        if self.popen.stderr is not None:
+            self.popen.stderr.close()
+
+
+class _Zygotes:
+    """The zygotes of this process, one per worker environment, made on first use; a forked child makes its own."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.owner = os.getpid()
+        self.running: dict[tuple, _Zygote] = {}
+
+    def get(self, env: dict[str, str]) -> _Zygote:
+        key = tuple(sorted(env.items()))
+        with self.lock:
+            if self.owner != os.getpid():  # the parent's zygotes answer the parent only
+                self.owner, self.running = os.getpid(), {}
+            zygote = self.running.get(key)
+            if zygote is None or zygote.broken is not None or zygote.popen.poll() is not None:
+                if zygote is not None:
+                    zygote.close()
+                zygote = self.running[key] = _Zygote(env)
+            return zygote
+
+    def close_all(self) -> None:
+        with self.lock:
+            zygotes = list(self.running.values()) if self.owner == os.getpid() else []
+            self.running = {}
+        for zygote in zygotes:
+            zygote.close()
+
+
+_ZYGOTES = _Zygotes()
+atexit.register(_ZYGOTES.close_all)
+
+
 class WorkerProcess:
     """One worker: its process, its two pipes, the frame reader of its replies and its capture file.
 
-    A worker starts bare: the interpreter up and numpy imported, waiting on its request
-    pipe, still the grader's own process. start() sends it a submission and its plan;
-    only then does it confine itself and import student code. So a bare worker can be
-    started ahead of need (see _Spares).
+    A worker starts bare, forked by the zygote of its environment (see _Zygote): the
+    interpreter up and numpy imported, waiting on its request pipe. start() sends it a
+    submission and its plan; only then does it confine itself and import student code.
     """
 
     def __init__(self, env: dict[str, str]) -> None:
         # Inherited by everything the worker starts: without root, how stop() finds daemons.
-        self.marker = f"{MARKER_VARIABLE}={secrets.token_hex(8)}"
-        env = {**env, MARKER_VARIABLE: self.marker.split("=", 1)[1]}
+        token = secrets.token_hex(MARKER_LENGTH // 2)
+        self.marker = f"{MARKER_VARIABLE}={token}"
         # stdout and stderr: O_APPEND, so after the grader truncates the file the worker writes at its start again.
         self.output_fd = os.memfd_create("cnnkit-sandbox-output", os.MFD_CLOEXEC)
         fcntl.fcntl(self.output_fd, fcntl.F_SETFL, fcntl.fcntl(self.output_fd, fcntl.F_GETFL) | os.O_APPEND)
@@ -252,24 +381,10 @@ class WorkerProcess:
                 fcntl.fcntl(fd, _F_SETPIPE_SZ, 1 << 20)
             except OSError:
                 pass
-        bootstrap = {
-            "sys_path": standard_library() + site_packages(),
-            "wire": wire.__file__,
-            "jail": str(JAIL_SCRIPT),
-            "request_fd": request_read,
-            "reply_fd": reply_write,
-        }
-        command = [sys.executable, "-S", "-I", "-B", "-u", str(WORKER_SCRIPT), json.dumps(bootstrap)]
         try:
-            self.popen = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=self.output_fd,
-                stderr=self.output_fd,
-                pass_fds=(request_read, reply_write),
-                env=env,
-                cwd="/",
-                start_new_session=True,
+            self._zygote = _ZYGOTES.get(env)
+            self._forked = self._zygote.request(
+                {"op": "fork", "marker": token}, (request_read, reply_write, self.output_fd)
             )
         except BaseException:
             for fd in (self.output_fd, self.request_fd, self.reply_fd):
@@ -278,18 +393,25 @@ class WorkerProcess:
         finally:
             os.close(request_read)
             os.close(reply_write)
+        self._pid: int | None = None
         os.set_blocking(self.request_fd, False)
         os.set_blocking(self.reply_fd, False)
         self.reader = wire.FrameReader(self.reply_fd)
         self.ready = False
         self._closed = False
+        self._status: int | None = None
 
     @property
     def pid(self) -> int:
-        return self.popen.pid
+        if self._pid is None:
+            pid = self._zygote.reply(self._forked, timeout=60).get("pid")
+            if type(pid) is not int or pid <= 0:
+                raise SandboxStartError(f"the worker zygote could not fork a worker: {pid!r}")
+            self._pid = pid
+        return self._pid
 
     def start(self, config: dict[str, Any], max_reply_bytes: int) -> None:
-        """Give the worker its submission; the pipe holds it until the worker has numpy imported and reads it."""
+        """Give the worker its submission; the pipe holds it until the worker reads it."""
         self.reader.max_frame = max_reply_bytes
         self.send(wire.Encoder().frame(config), time.monotonic() + 30)
 
@@ -299,12 +421,21 @@ class WorkerProcess:
     def receive(self, deadline: float) -> wire.Frame:
         return self.reader.read(deadline)
 
+    def has_reply(self) -> bool:
+        """Whether the worker has sent something that is not read yet."""
+        return self.reader.waiting()
+
     def ended(self, grace: float = 1.0) -> int | None:
-        """The exit status once the reply pipe hit EOF (None if it is still running after grace seconds)."""
-        try:
-            return self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            return None
+        """The exit status once the reply pipe hit EOF (None if it is still running after grace seconds).
+
+        Negative: the signal that ended it, as subprocess reports it."""
+        if self._status is None:
+            try:
+                request = self._zygote.request({"op": "wait", "pid": self.pid, "timeout": grace})
+                self._status = self._zygote.reply(request, grace + 30).get("status")
+            except SandboxStartError:
+                return None
+        return self._status
 
     def stop(self, uid: int | None) -> list[int]:
         """Kill the worker and everything it started; returns pids that survived (should be none).
@@ -313,10 +444,12 @@ class WorkerProcess:
         """
         if self._closed:
             return []
-        self._end()
+        pid = self._end()
+        if pid is None:
+            return []
         # Reaped first, the worker is gone from /proc when the sweep looks, which then
         # usually finds nothing left to kill and starts no helper process.
-        return kill_uid(uid) if uid is not None else kill_session(self.popen.pid, self.marker)
+        return kill_uid(uid) if uid is not None else kill_session(pid, self.marker)
 
     def discard(self) -> None:
         """End a bare worker, which never ran student code: its own process group is all there is."""
@@ -329,100 +462,19 @@ class WorkerProcess:
             os.close(self.output_fd)
             self.output_fd = -1
 
-    def _end(self) -> None:
-        """Kill the worker's process group, reap the worker and close its pipes."""
+    def _end(self) -> int | None:
+        """Kill the worker's process group, reap the worker and close its pipes; its pid (None: never forked)."""
         self._closed = True
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.popen.wait()
         for fd in (self.request_fd, self.reply_fd):
             os.close(fd)
-
-
-def _schedule(worker: WorkerProcess, policy: int) -> bool:
-    """Put a bare worker into a scheduling class; whether that worked."""
-    try:
-        os.sched_setscheduler(worker.pid, policy, os.sched_param(0))
-    except OSError:
-        return False
-    return True
-
-
-def _kind(env: dict[str, str]) -> tuple:
-    """What makes two bare workers interchangeable: their environment."""
-    return tuple(sorted(env.items()))
-
-
-class _Spares:
-    """Bare workers started ahead of need, one per worker environment, owned by this process.
-
-    Once a process has needed a second worker (it grades several submissions, or a
-    submission crashed its worker), every worker it takes is replaced at once by a
-    spare, started in the idle scheduling class: the next worker then has its submission
-    imported 7-9 ms after it is asked for, instead of ~70-100 ms for one started then.
-    A one-off grading that never crashes starts no spare.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.owner = os.getpid()
-        self.bare: dict[tuple, WorkerProcess | None] = {}  # None: a spare being started
-        self.handed_out = 0
-
-    def _mine(self) -> None:
-        if self.owner != os.getpid():  # a forked child: the parent's spares are not its own
-            self.owner, self.bare, self.handed_out = os.getpid(), {}, 0
-
-    def take(self, env: dict[str, str]) -> WorkerProcess:
-        """A bare worker for env: the spare if one is alive, else a new one. Then a new spare, where kept."""
-        kind = _kind(env)
-        with self.lock:
-            self._mine()
-            self.handed_out += 1
-            spare = self.bare.pop(kind, None)
-        worker = None
-        if spare is not None:
-            if spare.popen.poll() is None and _schedule(spare, os.SCHED_OTHER):
-                worker = spare
-            else:
-                spare.discard()
-        if worker is None:
-            worker = WorkerProcess(env)
         try:
-            self._refill(kind, env)
-        except BaseException:
-            worker.discard()
-            raise
-        return worker
-
-    def _refill(self, kind: tuple, env: dict[str, str]) -> None:
-        with self.lock:
-            if self.handed_out < 2 or kind in self.bare:
-                return
-            self.bare[kind] = None
-        try:
-            spare = WorkerProcess(env)
-            # It starts on CPU time that nobody else wants, so that it does not slow the grading going on.
-            # Only root may take a process back out of the idle class (take() does), so only root does this.
-            if running_as_root():
-                _schedule(spare, os.SCHED_IDLE)
-        except BaseException:
-            with self.lock:
-                self.bare.pop(kind, None)
-            raise
-        with self.lock:
-            self.bare[kind] = spare
-
-    def discard_all(self) -> None:
-        with self.lock:
-            self._mine()
-            spares, self.bare = [spare for spare in self.bare.values() if spare is not None], {}
-        for spare in spares:
-            spare.discard()
-
-
-_SPARES = _Spares()
-take_worker = _SPARES.take
-atexit.register(_SPARES.discard_all)
+            pid = self.pid
+        except SandboxStartError:
+            return None
+        for kill in (os.killpg, os.kill):  # the group, and the worker itself should it not have made its group yet
+            try:
+                kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.ended(grace=10.0)
+        return pid

@@ -317,6 +317,10 @@ class FrameReader:
                 raise EOFError("the peer closed its end")
             return count
 
+    def waiting(self) -> bool:
+        """Whether data has arrived that a read would take without waiting (part of a frame, at least)."""
+        return bool(self._pending) or bool(self._poll.poll(0))
+
     def read(self, deadline: float | None = None) -> Frame:
         """The next frame; TimeoutError past the deadline, EOFError when the peer has gone."""
         head = self._pending

@@ -1,20 +1,20 @@
 """The sandbox worker: runs one submission's functions for the grader, one call at a time.
 
-autograder/sandbox_process.py starts it as
+autograder/sandbox_process.py starts this file once per grader process (and worker
+environment) as the *zygote*:
 
     python -S -I -B -u autograder/worker.py BOOTSTRAP_JSON
 
-with stdout and stderr going to the grader's capture file and two pipes, named in the
-bootstrap, for requests and replies. -S -I means no site module, no .pth files (so
-not the kit's editable install), no PYTHON* variables and no script folder on
-sys.path: nothing of the kit is importable. The bootstrap gives the exact sys.path
-(the standard library and the environment's site-packages) and the paths of this
-file's two companions, autograder/wire.py and autograder/sandbox_jail.py, which are
-loaded by path while the process is still the kit's own.
-
-It then waits, bare, for its start message, which may come much later (a spare worker
-started ahead of need) or never (the grader ended first: the pipe's end-of-file ends
-this process). The conversation, each message one wire frame:
+-S -I means no site module, no .pth files (so not the kit's editable install), no
+PYTHON* variables and no script folder on sys.path: nothing of the kit is importable.
+The bootstrap gives the exact sys.path (the standard library and the environment's
+site-packages), the paths of this file's two companions, autograder/wire.py and
+autograder/sandbox_jail.py, which are loaded by path, and a socket. The zygote imports
+numpy, then forks one worker per request on the socket (serve_forks); it never runs
+student code. A forked worker gets its own request and reply pipes and capture file
+(stdout and stderr) with the request, and waits, bare, for its start message, or
+ends at the pipe's end-of-file (the grader dropped it). The conversation, each
+message one wire frame:
 
     grader -> worker   {"op": "start", "plan", "files", "helpers", "functions", ...}
     worker -> grader   {"op": "importing", "file"}   before importing each student file
@@ -33,9 +33,12 @@ from __future__ import annotations
 import base64
 import importlib
 import importlib.util
+import itertools
 import json
 import os
+import socket
 import sys
+import time
 import traceback
 import types
 from collections import OrderedDict
@@ -270,7 +273,7 @@ class Worker:
             self.send(reply)
             return
         if message.get("perturb") is not None:
-            self.answer_perturbed(function, args, message["perturb"], returns, reply)
+            self.answer_perturbed(function, args, message["perturb"], returns, reply, frame, decoder)
             return
         # What the call may change in place: the request's arrays (compared byte for byte
         # with a snapshot of the frame) and its dicts and lists (compared by identity).
@@ -316,19 +319,37 @@ class Worker:
             reply["c"] = changed
         self.send(reply, encoder)
 
-    def answer_perturbed(self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict) -> None:
+    def answer_perturbed(
+        self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict, frame: Any, decoder: Any
+    ) -> None:
         """Value `take` of `function` with arguments[wrt] moved by +step and -step at each entry, stacked.
 
         For numeric gradients: no caches kept, no in-place changes sent back, since
-        every evaluation gets a fresh copy of the perturbed argument.
+        every evaluation gets a fresh copy of the perturbed argument. perturb["entries"]
+        ([first, stop], flat indices) limits the batch to part of the entries: the grader
+        gives the rest to a second worker, which starts from the arguments as sent. With
+        perturb["settle"], an evaluation that changes the other arguments (a dict entry,
+        an array in place) makes this worker go on to the last entry itself, since the
+        next evaluation in one process would have seen the change; reply["covered"]
+        says where it stopped.
         """
         np, describe = self.wire.np, self.wire.describe
         wrt, take, step = int(perturb["wrt"]), int(perturb["take"]), float(perturb["step"])
         encoder = self.wire.Encoder(lenient=True)
         point = arguments[wrt]
+        first, stop = perturb.get("entries") or (0, point.size)
+        first, stop = max(0, int(first)), min(point.size, int(stop))
+        before = None
+        if perturb.get("settle"):
+            containers = [(obj, _snapshot(obj)) for obj in decoder.known if type(obj) in (dict, list)]
+            before = (bytes(frame.buffer), containers)
         outputs = None
+        capacity = (point.size if before is not None else stop) - first
+        entry = first
         try:
-            for position, index in enumerate(np.ndindex(point.shape)):
+            for index in itertools.islice(np.ndindex(point.shape), first, None):
+                if entry >= stop:
+                    break
                 for sign_position, sign in enumerate((1.0, -1.0)):
                     moved = point.copy()
                     moved[index] += sign * step
@@ -347,14 +368,21 @@ class Worker:
                         reply["ok"] = [["x", describe(result)]]
                         return
                     if outputs is None:
-                        outputs = np.empty((2 * point.size, *result.shape))
+                        outputs = np.empty((2 * capacity, *result.shape))
                     if result.shape != outputs.shape[1:]:
                         raise CallRefused(
                             "returns",
                             f"returned shape {result.shape} after shape {outputs.shape[1:]} for the same call",
                         )
-                    outputs[2 * position + sign_position] = result
-            reply["ok"] = [encoder.encode(outputs if outputs is not None else np.empty((0,)))]
+                    outputs[2 * (entry - first) + sign_position] = result
+                entry += 1
+                if before is not None and (
+                    frame.buffer != before[0] or any(_changed(obj, snapshot) for obj, snapshot in before[1])
+                ):
+                    stop, before = point.size, None
+            covered = outputs[: 2 * (entry - first)] if outputs is not None else np.empty((0,))
+            reply["ok"] = [encoder.encode(covered)]
+            reply["covered"] = entry - first
         except CallRefused as refused:
             reply["error"] = {"kind": refused.kind, "message": str(refused)}
         finally:
@@ -374,17 +402,72 @@ class Worker:
                 self.send({"seq": frame.message.get("seq"), "error": failure})
 
 
+def _wait_for(pid: int, timeout: float) -> int | None:
+    """Reap a forked worker: its exit status as subprocess gives it, or None if it runs on past timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if reaped:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.0005)
+
+
+def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
+    """The zygote (see autograder/sandbox_process.py): fork a bare worker for each request of the grader.
+
+    Returns only in a forked worker, with its request and reply pipes; the zygote itself
+    exits when the grader closes the socket.
+    """
+    control = socket.socket(fileno=bootstrap["control_fd"])
+    jail.die_with_parent(bootstrap["parent_pid"])
+    marker = os.environb[bootstrap["marker_variable"].encode()]
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 4096, 3)
+        except OSError:
+            os._exit(0)
+        if not data:  # the grader has gone
+            os._exit(0)
+        request = json.loads(data)
+        if request["op"] == "fork" and len(fds) == 3:
+            pid = os.fork()
+            if pid == 0:
+                control.close()
+                os.setsid()
+                request_fd, reply_fd, output_fd = fds
+                os.dup2(output_fd, 1)
+                os.dup2(output_fd, 2)
+                os.close(output_fd)
+                # Its own marker, in its own copy of the environment block, where /proc shows it.
+                jail.overwrite_environment_value(bootstrap["marker_variable"], marker, request["marker"].encode())
+                return request_fd, reply_fd
+            answer = {"pid": pid}
+        elif request["op"] == "wait":
+            answer = {"status": _wait_for(int(request["pid"]), float(request["timeout"]))}
+        else:
+            answer = {"error": f"unknown request {str(request)[:100]}"}
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps(answer).encode())
+
+
 def main() -> None:
     bootstrap = json.loads(sys.argv[1])
     sys.path[:] = bootstrap["sys_path"]
     wire = _load_companion("cnnkit_wire", bootstrap["wire"])
     jail = _load_companion("cnnkit_jail", bootstrap["jail"])
-    os.set_blocking(bootstrap["request_fd"], False)  # so that reads spin before sleeping: wire.SPIN_SECONDS
-    reader = wire.FrameReader(bootstrap["request_fd"])
-    reply_fd = bootstrap["reply_fd"]
+    request_fd, reply_fd = serve_forks(jail, bootstrap)
+    parent = os.getppid()  # the zygote, which dies with the grader
+    os.set_blocking(request_fd, False)  # so that reads spin before sleeping: wire.SPIN_SECONDS
+    reader = wire.FrameReader(request_fd)
     try:
         config = reader.read().message
-    except EOFError:  # a spare worker that was never needed: its grader has ended
+    except EOFError:  # a worker that was never given a submission: its grader has ended it
         os._exit(0)
     plan = config["plan"]
     try:
@@ -392,7 +475,7 @@ def main() -> None:
         helpers = {name: base64.b64decode(text) for name, text in config["helpers"].items()}
         artifacts = config["artifacts"]
         files.update(jail.read_artifacts(artifacts["directory"], artifacts["names"], artifacts["limit"]))
-        notes = jail.confine(plan, files, helpers)
+        notes = jail.confine(plan, files, helpers, parent)
     except BaseException as error:  # noqa: BLE001 - report why the sandbox could not be built
         wire.write_frame(reply_fd, wire.Encoder().frame({"op": "failed", "message": _error_text(error)}))
         os._exit(70)

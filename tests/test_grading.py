@@ -136,7 +136,7 @@ def test_a_sandbox_that_cannot_start_is_an_internal_failure_not_a_zero(tmp_path,
     def cannot_start(*args, **kwargs):
         raise OSError("no processes left on this machine")
 
-    monkeypatch.setattr(sandbox, "take_worker", cannot_start)
+    monkeypatch.setattr(sandbox, "WorkerProcess", cannot_start)
     out = tmp_path / "results.json"
     args = ["grade", str(LAYERS.reference_dir), "--assignment", "layers", "--out", str(out), "-q", "-k", QUICK]
     assert main(args) == 1

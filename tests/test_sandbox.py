@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox as sandbox_module
 from autograder import sandbox_process
 from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
 from autograder.gradcheck import forward_of, numeric_gradient
@@ -535,22 +534,7 @@ def test_parallel_sandboxes_get_different_uids(tmp_path):
         assert first.jail_facts(str(KIT_ROOT))["uid"] == first._lease.uid
 
 
-# --- spare workers ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def spares(monkeypatch):
-    """A pool of spare workers of the test's own, so that other tests' sandboxes neither feed nor take it."""
-    pool = sandbox_process._Spares()
-    monkeypatch.setattr(sandbox_module, "take_worker", pool.take)
-    yield pool
-    pool.discard_all()
-
-
-def _the_spare(pool: sandbox_process._Spares) -> sandbox_process.WorkerProcess:
-    (spare,) = pool.bare.values()
-    assert spare is not None and spare.popen.poll() is None
-    return spare
+# --- the zygote: workers forked from one started process ------------------------------------
 
 
 def _gone(pid: int) -> bool:
@@ -558,93 +542,244 @@ def _gone(pid: int) -> bool:
     return fields is None or fields[0] in ("Z", "X")
 
 
-def test_a_one_off_grading_starts_no_spare_and_a_second_worker_does(tmp_path, spares):
+def _parent(pid: int) -> int:
+    return int(sandbox_process._proc_stat(str(pid))[1])
+
+
+@pytest.fixture
+def zygotes(monkeypatch):
+    """Zygotes of the test's own, so that the test may kill them without touching other tests' sandboxes."""
+    registry = sandbox_process._Zygotes()
+    monkeypatch.setattr(sandbox_process, "_ZYGOTES", registry)
+    yield registry
+    registry.close_all()
+
+
+def test_workers_are_forked_by_one_zygote_that_never_runs_student_code(tmp_path, zygotes):
+    with (
+        SandboxImplementation(PROBE, make_probe(tmp_path / "a")) as first,
+        SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second,
+    ):
+        assert first.other_value() == second.other_value() == 42
+        (zygote,) = zygotes.running.values()
+        assert _parent(zygote.popen.pid) == os.getpid()
+        assert _parent(first._worker.pid) == _parent(second._worker.pid) == zygote.popen.pid
+        # Each worker shows its own marker in /proc, where a grader without root looks for its daemons.
+        for worker in (first._worker, second._worker):
+            assert sandbox_process._carries(str(worker.pid), worker.marker.encode())
+            assert not sandbox_process._carries(str(zygote.popen.pid), worker.marker.encode())
+        if AS_ROOT:
+            assert os.stat(f"/proc/{zygote.popen.pid}").st_uid == 0
+            assert os.stat(f"/proc/{first._worker.pid}").st_uid == first._lease.uid
+
+
+def test_a_zygote_that_died_is_replaced(tmp_path, zygotes):
     with SandboxImplementation(PROBE, make_probe(tmp_path / "a")) as first:
         assert first.other_value() == 42
-    assert not spares.bare
+    (zygote,) = zygotes.running.values()
+    os.kill(zygote.popen.pid, 9)
+    zygote.popen.wait()
     with SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second:
         assert second.other_value() == 42
-        spare = _the_spare(spares)  # started when the second worker was taken, not before
-        if AS_ROOT:  # it starts on idle CPU time
-            assert os.sched_getscheduler(spare.pid) == os.SCHED_IDLE
-    with SandboxImplementation(PROBE, make_probe(tmp_path / "c", other="def other_value():\n    return 7\n")) as third:
-        assert third.other_value() == 7  # the spare took the third submission's files
-        assert third._worker is spare
-        assert os.sched_getscheduler(spare.pid) == os.SCHED_OTHER
-        if AS_ROOT:
-            facts = third.jail_facts(str(KIT_ROOT))
-            assert facts["uid"] == third._lease.uid and facts["reference"] in ("FileNotFoundError", "PermissionError")
-        third.take_output()
-        third.behave("print")
-        assert "to stdout" in third.take_output()
+        assert _parent(second._worker.pid) != zygote.popen.pid
 
 
-def test_after_a_crash_the_next_replacement_is_the_spare(tmp_path, spares):
-    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=2) as impl:
-        with pytest.raises(SubmissionError, match="exited with status 3"):
-            impl.behave("exit")
-        assert np.array_equal(impl.double(np.ones(2)), [2, 2])  # the second worker: now a spare is kept
-        spare = _the_spare(spares)
-        with pytest.raises(SubmissionError, match="SIGSEGV"):
-            impl.behave("segfault")
-        assert np.array_equal(impl.double(np.ones(2)), [2, 2])
-        assert impl._worker is spare
+def test_a_forked_child_does_not_use_its_parents_zygote(zygotes):
+    env = {"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1"}
+    first = zygotes.get(env)
+    assert zygotes.get(env) is first
+    zygotes.owner = -1  # as if this process were a fork of the one that started the zygote
+    assert zygotes.get(env) is not first
+    first.close()
 
 
-def test_a_spare_that_died_is_not_handed_out(tmp_path, spares):
-    for name in ("a", "b"):
-        with SandboxImplementation(PROBE, make_probe(tmp_path / name)) as impl:
-            impl.other_value()
-    spare = _the_spare(spares)
-    os.kill(spare.pid, 9)
-    spare.popen.wait()
-    with SandboxImplementation(PROBE, make_probe(tmp_path / "c")) as impl:
-        assert impl.other_value() == 42
-        assert impl._worker is not spare
-
-
-def test_a_forked_child_does_not_take_its_parents_spares(tmp_path, spares):
-    for name in ("a", "b"):
-        with SandboxImplementation(PROBE, make_probe(tmp_path / name)) as impl:
-            impl.other_value()
-            env = impl._worker_env()
-    spare = _the_spare(spares)
-    spares.owner = -1  # as if this process were a fork of the one that started the spare
-    worker = spares.take(env)
-    try:
-        assert worker is not spare and not spares.bare
-    finally:
-        worker.discard()
-        spare.discard()
-
-
-SPARE_SCRIPT = """
+ENDING_SCRIPT = """
 import os, signal, sys
 import numpy as np
 from autograder import sandbox_process
 from autograder.assignments import LAYERS
 from autograder.sandbox import SandboxImplementation
-for _ in range(2):
-    with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
-        impl.conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
-(spare,) = sandbox_process._SPARES.bare.values()
-print(spare.pid, flush=True)
+impl = SandboxImplementation(LAYERS, LAYERS.reference_dir)
+impl.conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
+spare = sandbox_process.WorkerProcess(impl._worker_env())  # forked, never given a submission
+(zygote,) = sandbox_process._ZYGOTES.running.values()
+print(zygote.popen.pid, impl._worker.pid, spare.pid, flush=True)
 if sys.argv[1] == "killed":
     os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
 @pytest.mark.parametrize("ending", ["exits", "killed"])
-def test_a_spare_ends_with_the_grader_that_kept_it(ending):
+def test_the_zygote_and_its_workers_end_with_the_grader(ending):
     completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SPARE_SCRIPT), ending], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", textwrap.dedent(ENDING_SCRIPT), ending], capture_output=True, text=True, timeout=120
     )
-    assert completed.stdout.strip().isdigit(), completed.stderr[-3000:]
-    pid = int(completed.stdout)
+    pids = completed.stdout.split()
+    assert len(pids) == 3 and all(pid.isdigit() for pid in pids), completed.stderr[-3000:]
     deadline = time.monotonic() + 10
-    while not _gone(pid) and time.monotonic() < deadline:
+    while not all(_gone(int(pid)) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(pid)
+    assert [pid for pid in pids if not _gone(int(pid))] == []
+
+
+# --- numeric gradients shared with a helper worker ------------------------------------------
+
+HELPER_PROBE = AssignmentSpec(
+    name="helper_probe",
+    files=("probe.py",),
+    parts=("probe",),
+    functions={"entry": FunctionSpec("entry", "probe.py")},
+)
+
+# entry(x, plan) sees x with one entry moved off zero: the entry a numeric gradient is at.
+HELPER_PROBE_SOURCE = """
+import ctypes
+
+import numpy as np
+
+
+def entry(x, plan):
+    position = int(np.flatnonzero(x)[0])
+    if plan.get("print"):
+        print(f"entry {position}")
+    if plan.get("count"):  # a forward pass that changes its arguments: later entries see the change
+        plan["calls"] = plan.get("calls", 0) + 1
+        return x * plan["calls"]
+    if position >= plan.get("fail_from", x.size):
+        raise ValueError(f"failed at entry {position}")
+    if position >= plan.get("crash_from", x.size):
+        ctypes.string_at(0)
+    if position >= plan.get("hang_from", x.size):
+        while True:
+            pass
+    if position >= plan.get("reshape_from", x.size):
+        return np.zeros(x.size + 1)
+    return x * 2
+"""
+
+
+def _ready_helper(impl: SandboxImplementation) -> sandbox_process.WorkerProcess:
+    impl._ready_worker()  # the worker first: the helper must load what it loaded
+    deadline = time.monotonic() + 30
+    while (helper := impl._gradient_helper()) is None:
+        assert time.monotonic() < deadline, "the helper did not start"
+        time.sleep(0.01)
+    return helper
+
+
+@pytest.fixture
+def helped(tmp_path):
+    """A sandbox whose helper is ready, and a record of what the helper was sent."""
+    folder = tmp_path / "helped"
+    folder.mkdir()
+    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
+    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=5) as impl:
+        helper = _ready_helper(impl)
+        sent = []
+        original = helper.send
+        helper.send = lambda parts, deadline: (sent.append(parts), original(parts, deadline))[1]
+        yield impl, sent, LocalImplementation(HELPER_PROBE, folder, label="helper_probe")
+
+
+def _evaluations(impl, plan: dict, size: int = 4) -> np.ndarray:
+    return forward_of(impl.entry, (np.zeros(size), plan), wrt=0).perturbed(np.zeros(size), 1e-6)
+
+
+def _in_process(local, plan: dict, size: int = 4) -> np.ndarray:
+    outputs = []
+    for position in range(size):
+        for sign in (1.0, -1.0):
+            moved = np.zeros(size)
+            moved[position] += sign * 1e-6
+            outputs.append(local.entry(moved, plan))
+    return np.array(outputs)
+
+
+def test_a_numeric_gradient_split_between_two_workers_is_the_one_workers(layers_pair, helped):
+    impl, sent, local = helped
+    assert np.array_equal(_evaluations(impl, {}, size=6), _in_process(local, {}, size=6))
+    assert len(sent) == 1  # the second half went to the helper
+    # The reference's layers too, bit for bit, with the helper of their own sandbox.
+    local_layers, remote_layers = layers_pair
+    _ready_helper(remote_layers)
+    rng = np.random.default_rng(5)
+    arguments = (rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3))
+    dout = rng.standard_normal((2, 3, 3, 3))
+    for wrt in range(3):
+        remote = forward_of(remote_layers.conv_forward_naive, (*arguments, {"stride": 2, "pad": 1}), wrt=wrt)
+        local_forward = forward_of(local_layers.conv_forward_naive, (*arguments, {"stride": 2, "pad": 1}), wrt=wrt)
+        expected = numeric_gradient(local_forward, arguments[wrt], dout)
+        assert np.array_equal(numeric_gradient(remote, arguments[wrt], dout), expected)
+
+
+def test_output_of_a_split_batch_comes_in_the_order_of_the_entries(helped):
+    impl, sent, _ = helped
+    _evaluations(impl, {"print": True})
+    assert len(sent) == 1
+    assert impl.take_output().split("\n") == [f"entry {i // 2}" for i in range(8)] + [""]
+
+
+def test_a_forward_pass_that_changes_its_arguments_is_evaluated_as_in_one_process(helped):
+    # From the first changed call on, the worker goes on alone: the helper's start would be stale.
+    impl, sent, local = helped
+    got = _evaluations(impl, {"count": True})
+    assert len(sent) == 1
+    assert np.array_equal(got, _in_process(local, {"count": True}))
+    assert got[4, 2] == 1e-6 * 5  # entry 2 saw the fifth call, not a first one
+
+
+@pytest.mark.parametrize("fail_from, message", [(1, "failed at entry 1"), (3, "failed at entry 3")])
+def test_the_first_failing_entry_is_reported_and_only_output_before_it_shown(helped, fail_from, message):
+    impl, sent, local = helped
+    with pytest.raises(ValueError, match=message):
+        _evaluations(impl, {"print": True, "fail_from": fail_from})
+    assert len(sent) == 1
+    printed = 2 * fail_from + 1  # both signs of each entry before it, and the first sign of it
+    assert impl.take_output().split("\n") == [f"entry {i // 2}" for i in range(printed)] + [""]
+    assert np.array_equal(_evaluations(impl, {}), _in_process(local, {}))  # the batch after it is whole
+
+
+def test_a_crash_in_the_helpers_half_fails_the_batch_and_fresh_workers_take_over(helped):
+    impl, _, local = helped
+    before = impl._worker.pid
+    with pytest.raises(SubmissionError, match="SIGSEGV"):
+        _evaluations(impl, {"crash_from": 3})
+    assert impl._helper is None and impl._worker.pid != before
+    assert np.array_equal(_evaluations(impl, {}), _in_process(local, {}))
+
+
+def test_a_hang_in_the_helpers_half_times_out_the_batch(tmp_path):
+    folder = tmp_path / "hang"
+    folder.mkdir()
+    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
+    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=1) as impl:
+        _ready_helper(impl)
+        started = time.monotonic()
+        with pytest.raises(SubmissionError, match="entry did not return within 1 s"):
+            _evaluations(impl, {"hang_from": 3})
+        assert time.monotonic() - started < 3
+        assert _evaluations(impl, {}).shape == (8, 4)  # fresh workers carry on
+
+
+def test_halves_of_different_shapes_fail_the_batch(helped):
+    impl, sent, _ = helped
+    with pytest.raises(SubmissionError, match=r"returned shape \(5,\) after shape \(4,\)"):
+        _evaluations(impl, {"reshape_from": 2})
+    assert len(sent) == 1
+
+
+def test_no_helper_where_there_is_one_cpu_or_it_is_turned_off(tmp_path, monkeypatch):
+    folder = tmp_path / "alone"
+    folder.mkdir()
+    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
+    with SandboxImplementation(HELPER_PROBE, folder, gradient_workers=1) as impl:
+        for _ in range(3):
+            _evaluations(impl, {})
+        assert impl._helper is None and impl._helper_starts == 0
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    with SandboxImplementation(HELPER_PROBE, folder) as impl:
+        _evaluations(impl, {})
+        assert impl._helper is None and impl._helper_starts == 0
 
 
 NON_ROOT_SCRIPT = """

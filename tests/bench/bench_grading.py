@@ -10,9 +10,10 @@ Prints a table and returns True when every target is met:
 Also reported, to explain the overhead: the round trip of a call that does nothing
 and the calls one grading makes (their product is the part of the overhead that the
 pipes cost; the rest is the worker's own work per call, its start-up beyond what
-pytest's start-up hides, and its teardown), the worker's start-up time from nothing and
-from a spare (autograder.sandbox_process keeps one once a process has needed a second
-worker), and the machine's load average, since a shared machine's load moves every number here.
+pytest's start-up hides, and its teardown), the worker's start-up time with its zygote
+started too (the first worker of a process) and forked by a running zygote (any later
+one, the helper that shares numeric gradients included), and the machine's load
+average, since a shared machine's load moves every number here.
 """
 
 from __future__ import annotations
@@ -84,20 +85,18 @@ def copy_reference_submission(target: Path) -> None:
 
 
 def worker_start_s(repeats: int = 5) -> tuple[float, float]:
-    """Median seconds from creating a sandbox to its worker having imported the submission: with a
-    worker started from nothing (a one-off grading's only worker), and with a spare (any later one)."""
-    cold, spare = [], []
-    for from_spare, samples in ((False, cold), (True, spare)):
+    """Median seconds from creating a sandbox to its worker having imported the submission: with the
+    zygote started too (a process's first worker), and forked by the running zygote (any later one)."""
+    cold, forked = [], []
+    for from_zygote, samples in ((False, cold), (True, forked)):
         for _ in range(repeats):
-            if from_spare:
-                time.sleep(0.3)  # time for the spare to start, as between two tests that crash
-            else:
-                sandbox_process._SPARES.discard_all()
+            if not from_zygote:
+                sandbox_process._ZYGOTES.close_all()
             started = time.perf_counter()
             with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
                 impl._ready_worker()
                 samples.append(time.perf_counter() - started)
-    return statistics.median(cold), statistics.median(spare)
+    return statistics.median(cold), statistics.median(forked)
 
 
 CRASHING_CONV = """
@@ -113,8 +112,8 @@ def conv_forward_naive(x, w, b, conv_param):
 def grade_crashing_s() -> tuple[float, int]:
     """Wall seconds to grade the reference with a conv_forward_naive that segfaults, and how many tests saw it.
 
-    Every crash costs a new worker: from a spare, the next test does not wait for an
-    interpreter and numpy to start.
+    Every crash costs a new worker: forked by the zygote, the next test does not wait for
+    an interpreter and numpy to start.
     """
     with tempfile.TemporaryDirectory() as folder:
         submission = Path(folder) / "layers"
@@ -193,7 +192,7 @@ def batch_of(count: int, jobs: int = 2) -> tuple[float, int]:
 def main() -> bool:
     load_before = os.getloadavg()[0]
     trip, local_trip = round_trip_us()
-    start, spare_start = worker_start_s()
+    start, forked_start = worker_start_s()
     calls = count_calls()
     crashing_s, crashes = grade_crashing_s()
     grade_s, sandboxed, local, tests = grade_and_compare()
@@ -225,8 +224,8 @@ def main() -> bool:
         ("round trip of an empty sandboxed call (us)", f"{trip:.0f}", "", None),
         ("  the same call in-process (us)", f"{local_trip:.2f}", "", None),
         ("  calls x round trip (s)", f"{calls * trip / 1e6:.2f}", "", None),
-        ("worker start to submission imported (s)", f"{start:.3f}", "", None),
-        ("  the same, the worker taken from a spare (s)", f"{spare_start:.3f}", "", None),
+        ("worker start to submission imported, zygote started too (s)", f"{start:.3f}", "", None),
+        ("  the same, forked by a running zygote (s)", f"{forked_start:.3f}", "", None),
         ("load average before / after (2 cores)", f"{load_before:.1f} / {load_after:.1f}", "", None),
     ]
     width = max(len(row[0]) for row in rows)
