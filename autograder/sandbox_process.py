@@ -445,11 +445,11 @@ class WorkerProcess:
         if self._closed:
             return []
         pid = self._end()
-        if pid is None:
-            return []
         # Reaped first, the worker is gone from /proc when the sweep looks, which then
         # usually finds nothing left to kill and starts no helper process.
-        return kill_uid(uid) if uid is not None else kill_session(pid, self.marker)
+        if uid is not None:
+            return kill_uid(uid)
+        return kill_session(pid, self.marker) if pid is not None else []
 
     def discard(self) -> None:
         """End a bare worker, which never ran student code: its own process group is all there is."""
