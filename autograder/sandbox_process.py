@@ -404,9 +404,10 @@ class WorkerProcess:
     @property
     def pid(self) -> int:
         if self._pid is None:
-            pid = self._zygote.reply(self._forked, timeout=60).get("pid")
+            reply = self._zygote.reply(self._forked, timeout=60)
+            pid = reply.get("pid")
             if type(pid) is not int or pid <= 0:
-                raise SandboxStartError(f"the worker zygote could not fork a worker: {pid!r}")
+                raise SandboxStartError(f"the worker zygote could not start a worker: {reply.get('error', reply)}")
             self._pid = pid
         return self._pid
 

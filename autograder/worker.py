@@ -435,7 +435,10 @@ def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
             os._exit(0)
         request = json.loads(data)
         if request["op"] == "fork" and len(fds) == 3:
-            pid = os.fork()
+            try:
+                pid = os.fork()
+            except OSError as error:  # out of processes or memory: this worker fails, the zygote goes on
+                pid, answer = -1, {"error": f"fork failed: {error}"}
             if pid == 0:
                 control.close()
                 os.setsid()
@@ -446,7 +449,8 @@ def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
                 # Its own marker, in its own copy of the environment block, where /proc shows it.
                 jail.overwrite_environment_value(bootstrap["marker_variable"], marker, request["marker"].encode())
                 return request_fd, reply_fd
-            answer = {"pid": pid}
+            if pid > 0:
+                answer = {"pid": pid}
         elif request["op"] == "wait":
             answer = {"status": _wait_for(int(request["pid"]), float(request["timeout"]))}
         else:
