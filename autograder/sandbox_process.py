@@ -164,7 +164,7 @@ def kill_uid(uid: int, rounds: int = 20) -> list[int]:
             )
         except OSError:
             pass
-        # Should the helper fail to start, kill them one by one: the uid's process limit bounds the race.
+        # Should /bin/kill fail to start, kill them one by one: the uid's process limit bounds the race.
         for pid in processes_of_uid(uid):
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -447,7 +447,7 @@ class WorkerProcess:
             return []
         pid = self._end()
         # Reaped first, the worker is gone from /proc when the sweep looks, which then
-        # usually finds nothing left to kill and starts no helper process.
+        # usually finds nothing left to kill and runs no /bin/kill.
         if uid is not None:
             return kill_uid(uid)
         return kill_session(pid, self.marker) if pid is not None else []

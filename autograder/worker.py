@@ -95,6 +95,11 @@ def _snapshot(container: Any) -> list:
     return list(container.items()) if type(container) is dict else list(container)
 
 
+def _containers(decoder: Any) -> list[tuple[int, Any, list]]:
+    """(number, object, snapshot) of each dict and list among a request's arguments, to find later changes."""
+    return [(i, obj, _snapshot(obj)) for i, obj in enumerate(decoder.known) if type(obj) in (dict, list)]
+
+
 def _changed(container: Any, snapshot: list) -> bool:
     if len(container) != len(snapshot):
         return True
@@ -278,7 +283,7 @@ class Worker:
         # What the call may change in place: the request's arrays (compared byte for byte
         # with a snapshot of the frame) and its dicts and lists (compared by identity).
         snapshot = bytes(frame.buffer) if decoder.arrays else b""
-        containers = [(i, obj, _snapshot(obj)) for i, obj in enumerate(decoder.known) if type(obj) in (dict, list)]
+        containers = _containers(decoder)
         try:
             result = function(*args, **kwargs)
             error = frames = None
@@ -341,8 +346,7 @@ class Worker:
         first, stop = max(0, int(first)), min(point.size, int(stop))
         before = None
         if perturb.get("settle"):
-            containers = [(obj, _snapshot(obj)) for obj in decoder.known if type(obj) in (dict, list)]
-            before = (bytes(frame.buffer), containers)
+            before = (bytes(frame.buffer), _containers(decoder))
         outputs = None
         capacity = (point.size if before is not None else stop) - first
         entry = first
@@ -377,7 +381,7 @@ class Worker:
                     outputs[2 * (entry - first) + sign_position] = result
                 entry += 1
                 if before is not None and (
-                    frame.buffer != before[0] or any(_changed(obj, snapshot) for obj, snapshot in before[1])
+                    frame.buffer != before[0] or any(_changed(obj, snapshot) for _, obj, snapshot in before[1])
                 ):
                     stop, before = point.size, None
             covered = outputs[: 2 * (entry - first)] if outputs is not None else np.empty((0,))
