@@ -27,21 +27,92 @@ GRADIENT_TOLERANCE = 1e-6
 GRADIENT_STEP = 1e-6
 
 
+def _scaled(actual: np.ndarray, expected: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Both arrays in float64, divided by the larger of their largest magnitudes, and that scale.
+
+    Dividing first keeps every norm and difference below sqrt(size) * 2, so values
+    near the float64 limit (1e200 and up) cannot overflow into inf or nan; the
+    error is a ratio, so the common factor cancels.
+    """
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    scale = max(float(np.max(np.abs(actual), initial=0.0)), float(np.max(np.abs(expected), initial=0.0)))
+    if scale == 0.0 or not np.isfinite(scale):
+        return actual, expected, 1.0
+    return actual / scale, expected / scale, scale
+
+
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Norm-wise relative error ||actual - expected|| / max(||actual|| + ||expected||, 1e-12).
+    """Norm-wise relative error ||actual - expected|| / max(||actual|| + ||expected||, 1e-12), in float64.
 
     Norm-wise rather than element-wise, so that entries that are zero up to
-    rounding do not blow the error up. Both zero gives 0.0.
+    rounding do not blow the error up. Both zero gives 0.0. Computed on copies
+    scaled to magnitude 1, so huge values give an error near 1, never inf or nan;
+    a non-finite entry anywhere gives nan (callers treat anything but a number at
+    most the tolerance as a failure).
     """
-    difference = np.linalg.norm(np.ravel(actual - expected))
-    scale = np.linalg.norm(np.ravel(actual)) + np.linalg.norm(np.ravel(expected))
-    return float(difference / max(scale, 1e-12))
+    actual_scaled, expected_scaled, scale = _scaled(actual, expected)
+    difference = np.linalg.norm(np.ravel(actual_scaled - expected_scaled))
+    size = np.linalg.norm(np.ravel(actual_scaled)) + np.linalg.norm(np.ravel(expected_scaled))
+    # The floor 1e-12 applies to the unscaled norms: tiny arrays are compared absolutely.
+    return float(difference / max(size, 1e-12 / scale))
 
 
 def _describe(array: Any) -> str:
     if isinstance(array, np.ndarray):
-        return f"an ndarray of shape {array.shape} and dtype {array.dtype}"
+        kind = "" if type(array) is np.ndarray else f" (a subclass, {type(array).__qualname__})"
+        return f"an ndarray{kind} of shape {array.shape} and dtype {array.dtype}"
     return f"a {type(array).__module__}.{type(array).__qualname__}"
+
+
+def _first_index(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
+def _format_entry(value: Any) -> str:
+    return f"{float(value):.6g}"
+
+
+def comparison_failure(actual: Any, expected: Any, *, what: str, tolerance: float = VALUE_TOLERANCE) -> str | None:
+    """Why `actual` does not pass as `expected`, or None when it does: the one comparison of the kit.
+
+    Passing means: a plain numpy ndarray (no subclass, no object or integer dtype)
+    of expected's shape, of a float dtype at least as precise as expected's (a
+    float32 result for a float64 reference loses digits the tests rely on), finite
+    wherever expected is finite (and non-finite exactly where it is not), and a
+    relative error that is a number no larger than the tolerance. The verdict is
+    `not (error <= tolerance)`, so a nan error can never pass.
+    """
+    expected = np.asarray(expected)
+    if expected.dtype.kind != "f":
+        expected = expected.astype(np.float64)
+    if type(actual) is not np.ndarray or actual.dtype.kind != "f":
+        return f"{what}: expected a float ndarray, got {_describe(actual)}."
+    if actual.dtype.itemsize < expected.dtype.itemsize:
+        return (
+            f"{what}: has dtype {actual.dtype}, expected {expected.dtype}; keep the computation in "
+            f"{expected.dtype} (inputs are {expected.dtype}; do not cast to a smaller type)."
+        )
+    if actual.shape != expected.shape:
+        return f"{what}: has shape {actual.shape}, expected {expected.shape}."
+    actual_finite, expected_finite = np.isfinite(actual), np.isfinite(expected)
+    if not np.array_equal(actual_finite, expected_finite):
+        bad = _first_index(actual_finite != expected_finite)
+        return f"{what}: contains {actual[bad]} at index {bad}, expected {expected[bad]}."
+    if not np.array_equal(actual[~actual_finite], expected[~expected_finite], equal_nan=True):
+        bad = _first_index(~actual_finite & (actual != expected) & ~(np.isnan(actual) & np.isnan(expected)))
+        return f"{what}: contains {actual[bad]} at index {bad}, expected {expected[bad]}."
+    error = relative_error(actual[actual_finite], expected[expected_finite])
+    if error <= tolerance:
+        return None
+    actual_scaled, expected_scaled, _ = _scaled(actual[actual_finite], expected[expected_finite])
+    worst_flat = int(np.argmax(np.abs(actual_scaled - expected_scaled)))
+    worst = tuple(int(i) for i in np.argwhere(actual_finite)[worst_flat]) if actual.ndim else ()
+    return (
+        f"{what}: relative error {error:.2e} exceeds the tolerance {tolerance:.0e}; "
+        f"largest difference at index {worst}: got {_format_entry(actual[worst])}, "
+        f"expected {_format_entry(expected[worst])}."
+    )
 
 
 def assert_close(
@@ -51,31 +122,19 @@ def assert_close(
     what: str,
     tolerance: float = VALUE_TOLERANCE,
     hint: str = "",
+    note: str = "",
 ) -> None:
     """Fail with a readable message unless `actual` is a float array close to `expected`.
 
     what names the function and the output ("dw of conv_backward_naive"); hint says
-    what such a mismatch usually means. Checks, in order: an ndarray came back, its
-    shape, that it is finite, and the relative error against the tolerance.
+    what such a mismatch usually means; note, when given, is added last (a test's
+    word on another function that is wrong too). See comparison_failure for what passes.
     """
-    expected = np.asarray(expected)
-    advice = f"\n  What that usually means: {hint}" if hint else ""
-    if not isinstance(actual, np.ndarray) or actual.dtype.kind != "f":
-        raise AssertionError(f"{what}: expected a float ndarray, got {_describe(actual)}.{advice}")
-    if actual.shape != expected.shape:
-        raise AssertionError(f"{what}: has shape {actual.shape}, expected {expected.shape}.{advice}")
-    if not np.all(np.isfinite(actual)):
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(actual))[0])
-        raise AssertionError(f"{what}: contains {actual[bad]} at index {bad}.{advice}")
-    error = relative_error(actual, expected)
-    if error > tolerance:
-        worst = np.unravel_index(np.argmax(np.abs(actual - expected)), actual.shape)
-        worst = tuple(int(i) for i in worst)
-        raise AssertionError(
-            f"{what}: relative error {error:.2e} exceeds the tolerance {tolerance:.0e}; "
-            f"largest difference at index {worst}: got {actual[worst]:.6g}, "
-            f"expected {expected[worst]:.6g}.{advice}"
-        )
+    __tracebackhide__ = True  # pytest shows the test's line, not this helper's
+    failure = comparison_failure(actual, expected, what=what, tolerance=tolerance)
+    if failure is not None:
+        advice = f"\n  What that usually means: {hint}" if hint else ""
+        raise AssertionError(failure + advice + note)
 
 
 def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, output: int = 0) -> Callable:
@@ -144,5 +203,6 @@ def check_gradient(
     tolerance: float = GRADIENT_TOLERANCE,
 ) -> None:
     """Assert that an analytic gradient matches central differences of `forward` at x."""
+    __tracebackhide__ = True
     expected = numeric_gradient(forward, x, dout)
     assert_close(analytic, expected, what=f"{what} (against a numeric gradient)", tolerance=tolerance, hint=hint)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from autograder.assignments import AssignmentSpec
 
 
@@ -97,3 +99,38 @@ class LocalImplementation:
 
     def close(self) -> None:
         """Nothing to release in-process; present so every implementation can be closed alike."""
+
+
+class CopiedInputs:
+    """An implementation whose functions receive copies of every array argument.
+
+    Tests keep their own arrays: whatever the code under test does to what it is
+    given (zeroing dout, say) cannot change the values a test later checks against,
+    nor leak into the next test. Dicts pass through, since batch normalization's
+    API is to write running statistics into bn_param; tests pass their own copies
+    of dicts. A function's call_perturbed (a sandbox's numeric-gradient batch, whose
+    arguments are copied on their way to the worker anyway) is kept.
+    """
+
+    def __init__(self, implementation: Any) -> None:
+        self._implementation = implementation
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        function = getattr(self._implementation, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(_copied(value) for value in args)
+            kwargs = {key: _copied(value) for key, value in kwargs.items()}
+            return function(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        call_perturbed = getattr(function, "call_perturbed", None)
+        if call_perturbed is not None:
+            call.call_perturbed = call_perturbed
+        return call
+
+
+def _copied(value: Any) -> Any:
+    return np.array(value, copy=True) if isinstance(value, np.ndarray) else value

@@ -117,6 +117,36 @@ class VariantResult:
 
 
 @dataclass
+class DegenerateResult:
+    """A degenerate submission's grade beside the grade of its honest part alone."""
+
+    name: str
+    report: GradeReport
+    honest_part: GradeReport
+
+    @property
+    def allowed(self) -> float:
+        """The most it may score: its honest part's score plus DEGENERATE_ALLOWANCE of the total."""
+        from autograder.degenerate import DEGENERATE_ALLOWANCE
+
+        return round(self.honest_part.score + DEGENERATE_ALLOWANCE * self.report.max_score, 6)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.score <= self.allowed
+
+    @property
+    def passed_tests(self) -> list[str]:
+        """The graded tests it passes that its honest part does not."""
+        honest = {test.nodeid for test in self.honest_part.tests if test.status == "passed"}
+        return [
+            test.name
+            for test in self.report.tests
+            if test.status == "passed" and test.max_score > 0 and test.nodeid not in honest
+        ]
+
+
+@dataclass
 class ValidationResult:
     """Reference, stubs and variants of one assignment against its public and hidden tests."""
 
@@ -128,6 +158,7 @@ class ValidationResult:
     variants: list[VariantResult] = field(default_factory=list)
     elapsed: float = 0.0
     whole_catalogue: bool = True  # False when only some variants were run (--bug, or a given list)
+    degenerates: list[DegenerateResult] = field(default_factory=list)
 
     @property
     def public_caught(self) -> list[VariantResult]:
@@ -164,7 +195,8 @@ class ValidationResult:
             for test in variant.report.tests
             if test.status != "passed"
         }
-        return [test for test in self.reference.tests if test.nodeid not in failed_somewhere]
+        graded = [test for test in self.reference.tests if test.max_score > 0]
+        return [test for test in graded if test.nodeid not in failed_somewhere]
 
     def problems(self) -> list[str]:
         """Every reason to fail the validation, one line each; empty when all is well."""
@@ -188,6 +220,12 @@ class ValidationResult:
         problems += [f"known bug {v.bug.id} escapes the {suite} tests" for v in self.escapes if not v.error]
         if self.catalogue and self.whole_catalogue:
             problems += [f"no known bug fails the test {test.nodeid}" for test in self.unkilled_tests]
+        problems += [
+            f"the degenerate submission '{d.name}' scores {d.report.score:g} of {d.report.max_score:g}, "
+            f"more than the {d.allowed:g} allowed; it passes: {d.passed_tests}"
+            for d in self.degenerates
+            if not d.ok
+        ]
         return problems
 
     @property
@@ -234,11 +272,17 @@ def format_result(result: ValidationResult, *, verbose: bool = False) -> str:
                 lines.append("  variants the hidden tests miss:")
                 lines += [f"    {variant.bug.id}" for variant in escaping_hidden]
         if result.whole_catalogue:
-            killed = len(result.reference.tests) - len(result.unkilled_tests)
-            lines.append(f"  {'tests failed by some variant':<30} {killed}/{len(result.reference.tests)} tests")
+            graded = [test for test in result.reference.tests if test.max_score > 0]
+            killed = len(graded) - len(result.unkilled_tests)
+            lines.append(f"  {'graded tests failed by a variant':<30} {killed}/{len(graded)} tests")
         for variant in result.uncaught:
             lines.append(f"  NO TEST CATCHES {variant.bug.id} ({variant.bug.file}, {variant.bug.function}):")
             lines.append(f"    {variant.bug.hint}")
+    if result.degenerates:
+        lines.append("  degenerate submissions (score / most allowed: its honest part + 5% of the total):")
+        for degenerate in result.degenerates:
+            verdict = "ok" if degenerate.ok else "TOO HIGH"
+            lines.append(f"    {degenerate.name:<16} {degenerate.report.score:g} / {degenerate.allowed:g}  {verdict}")
     if verbose:
         if result.hidden_suite:
             undiagnosed = [variant.bug.id for variant in result.variants if not variant.diagnosed]
@@ -277,18 +321,34 @@ def _variant_details(result: ValidationResult) -> list[str]:
     return lines
 
 
-def _grade(spec: AssignmentSpec, directory: str | None, bug: Bug | None, hidden: bool) -> GradeReport:
+def _grade(
+    spec: AssignmentSpec,
+    directory: str | None,
+    bug: Bug | None,
+    hidden: bool,
+    degenerate: tuple[str, bool] | None = None,
+) -> GradeReport:
     """Run the assignment's tests on a folder, or on a variant written to a temporary folder.
 
-    A module-level function so that a process pool can run it.
+    degenerate: (name, honest part only) of a degenerate submission to build and grade
+    instead. A module-level function so that a process pool can run it.
     """
     from autograder.runner import run_tests  # pytest is only needed where tests run
     from autograder.variants import materialize
 
-    if bug is None:
+    if bug is None and degenerate is None:
         return run_tests(spec, Path(directory), hidden=hidden)
-    with tempfile.TemporaryDirectory(prefix=f"cnnkit-{bug.id}-") as folder:
-        return run_tests(spec, materialize(spec, bug, Path(folder) / bug.id), hidden=hidden)
+    label = bug.id if bug is not None else degenerate[0]
+    with tempfile.TemporaryDirectory(prefix=f"cnnkit-{label}-") as folder:
+        target = Path(folder) / "submission"
+        if bug is not None:
+            return run_tests(spec, materialize(spec, bug, target), hidden=hidden)
+        from autograder.degenerate import DEGENERATES, write_degenerate, write_honest_part
+
+        name, honest_part = degenerate
+        chosen = next(candidate for candidate in DEGENERATES if candidate.name == name)
+        write = write_honest_part if honest_part else write_degenerate
+        return run_tests(spec, write(spec, chosen, target), hidden=hidden)
 
 
 def _check_patches(spec: AssignmentSpec, bugs: Sequence[Bug]) -> dict[str, str]:
@@ -313,18 +373,22 @@ def validate_assignment(
     bugs: Sequence[Bug] | None = None,
     bug_ids: Sequence[str] | None = None,
     jobs: int = DEFAULT_JOBS,
+    degenerate: bool | None = None,
 ) -> ValidationResult:
     """Grade the reference, the stubs and every known-bug variant of `spec` with all its tests.
 
     bugs: the variants to run; by default the assignment's catalogue (none if it has
     none). bug_ids: run only these (ValueError for an unknown one). jobs: worker
     processes; each variant is one in-process pytest run of the public and hidden
-    tests together, split afterwards by where each test lives.
+    tests together, split afterwards by where each test lives. degenerate: also
+    grade the degenerate submissions of autograder/degenerate.py, each with its
+    honest part alone beside it (default: when the whole catalogue runs).
     """
     started = time.perf_counter()
     if not spec.reference_dir.is_dir():
         raise ValueError(f"validate needs the reference of {spec.name} ({spec.reference_dir}); a release has none")
     whole_catalogue = bugs is None and not bug_ids
+    degenerate = whole_catalogue if degenerate is None else degenerate
     if bugs is None:
         bugs = load_catalogue(spec)
     catalogue = bugs is not None
@@ -340,10 +404,12 @@ def validate_assignment(
     patch_errors = _check_patches(spec, bugs)
     runnable = [bug for bug in bugs if bug.id not in patch_errors]
 
+    degenerates = _degenerate_names(spec) if degenerate else []
     jobs_list: list[tuple] = [
-        (spec, str(spec.reference_dir), None, hidden),
-        (spec, str(spec.student_dir), None, hidden),
-    ] + [(spec, None, bug, hidden) for bug in runnable]
+        (spec, str(spec.reference_dir), None, hidden, None),
+        (spec, str(spec.student_dir), None, hidden, None),
+    ] + [(spec, None, bug, hidden, None) for bug in runnable]
+    jobs_list += [(spec, None, None, hidden, (name, honest)) for name in degenerates for honest in (False, True)]
     workers = max(1, min(jobs, len(jobs_list), os.cpu_count() or 1))
     if workers == 1:
         reports = [_grade(*job) for job in jobs_list]
@@ -351,6 +417,8 @@ def validate_assignment(
         # spawn, not fork: the parent may itself be inside pytest, with state a fork would drag along.
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             reports = list(pool.map(_grade, *zip(*jobs_list)))
+    degenerate_reports = reports[2 + len(runnable) :]
+    reports = reports[: 2 + len(runnable)]
 
     # A hidden folder without a single test (being written, say) is an empty suite: say so, not "0 caught".
     hidden_tests = [test for test in reports[0].tests if test.nodeid.startswith(hidden_prefix)]
@@ -368,7 +436,20 @@ def validate_assignment(
         variants=variants,
         elapsed=time.perf_counter() - started,
         whole_catalogue=whole_catalogue,
+        degenerates=[
+            DegenerateResult(name, degenerate_reports[2 * index], degenerate_reports[2 * index + 1])
+            for index, name in enumerate(degenerates)
+        ],
     )
+
+
+def _degenerate_names(spec: AssignmentSpec) -> list[str]:
+    """The degenerate submissions that apply to spec: those of numpy assignments, whose graded outputs are arrays."""
+    from autograder.degenerate import DEGENERATES
+
+    returns_arrays = any("array" in function.returns for function in spec.functions.values())
+    numpy_only = all("json" not in function.returns for function in spec.functions.values())
+    return [degenerate.name for degenerate in DEGENERATES] if returns_arrays and numpy_only else []
 
 
 def run(args: argparse.Namespace) -> int:

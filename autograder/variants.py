@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from autograder.assignments import AssignmentSpec
-from autograder.gradcheck import VALUE_TOLERANCE, relative_error
+from autograder.gradcheck import VALUE_TOLERANCE, comparison_failure
 from autograder.implementation import LocalImplementation
 
 # A scenario calls graded functions through an implementation object and returns named outputs.
@@ -94,25 +94,14 @@ def materialize(spec: AssignmentSpec, bug: Bug, directory: Path) -> Path:
 
 
 def outputs_match(actual: Any, expected: Any, tolerance: float = VALUE_TOLERANCE) -> bool:
-    """Whether two outputs agree: equal shapes, the same non-finite entries, finite ones within tolerance.
+    """Whether a student's output passes as a variant's: the comparison every test makes.
 
-    Non-arrays never match anything; the comparison is the norm-wise relative error
-    of autograder.gradcheck, so "matching" here means what passing a test means.
+    Non-arrays never match anything. A NaN or an infinity must sit where the variant
+    has one: a mistake that divides by zero is recognised by where it does so.
     """
-    if not isinstance(actual, np.ndarray) or not isinstance(expected, np.ndarray):
+    if not isinstance(expected, np.ndarray):
         return False
-    if actual.shape != expected.shape or actual.dtype.kind not in "fiub" or expected.dtype.kind not in "fiub":
-        return False
-    actual = actual.astype(np.float64)
-    expected = expected.astype(np.float64)
-    finite = np.isfinite(actual)
-    # A NaN or an infinity in one place must be the same in the other: a mistake that
-    # divides by zero is recognised by where it does so.
-    if not np.array_equal(finite, np.isfinite(expected)):
-        return False
-    if not np.array_equal(actual[~finite], expected[~finite], equal_nan=True):
-        return False
-    return relative_error(actual[finite], expected[finite]) <= tolerance
+    return comparison_failure(actual, expected, what="output", tolerance=tolerance) is None
 
 
 def run_quietly(scenario: Scenario, implementation: Any) -> Mapping[str, Any] | None:

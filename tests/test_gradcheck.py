@@ -134,8 +134,68 @@ def test_assert_close_reports_the_first_non_finite_entry(bad):
     with pytest.raises(AssertionError) as raised:
         assert_close(actual, np.zeros((2, 3)), what="dx of batchnorm_backward", hint="divide by sqrt(var + eps).")
     message = str(raised.value)
-    assert message.startswith(f"dx of batchnorm_backward: contains {bad} at index (1, 1).")
+    assert message.startswith(f"dx of batchnorm_backward: contains {bad} at index (1, 1), expected 0.0.")
     assert "divide by sqrt(var + eps)." in message
+
+
+@pytest.mark.parametrize("huge", [1e200, -1e300, np.finfo(np.float64).max])
+def test_assert_close_fails_huge_values_instead_of_overflowing(huge):
+    # Unscaled, ||actual - expected|| overflows to inf and inf / inf is nan, which
+    # compares False against any tolerance: such a result used to pass.
+    expected = np.linspace(-1.0, 1.0, 6)
+    with pytest.raises(AssertionError, match="relative error 1.00e\\+00 exceeds"):
+        assert_close(np.full(6, huge), expected, what="out of f")
+    assert relative_error(np.full(6, huge), np.full(6, huge)) == 0.0
+
+
+def test_assert_close_passes_equal_huge_values():
+    values = np.array([1e300, -2e300, 3e299])
+    assert_close(values * (1 + 1e-14), values, what="out of f")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_assert_close_fails_a_less_precise_dtype_even_with_the_right_values(dtype):
+    expected = np.array([0.5, 0.25, -1.0])  # exact in every float type
+    with pytest.raises(AssertionError) as raised:
+        assert_close(expected.astype(dtype), expected, what="out of f")
+    assert f"has dtype {np.dtype(dtype)}, expected float64" in str(raised.value)
+
+
+def test_assert_close_accepts_float64_where_float32_is_expected():
+    expected = np.array([0.5, 0.25], dtype=np.float32)
+    assert_close(expected.astype(np.float64), expected, what="logits")
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix, on purpose
+def test_assert_close_fails_an_ndarray_subclass():
+    class Agreeable(np.ndarray):
+        def __sub__(self, other):
+            return np.zeros(self.shape)
+
+    expected = np.array([1.0, 2.0])
+    with pytest.raises(AssertionError, match="a subclass, .*Agreeable"):
+        assert_close(np.array([5.0, 7.0]).view(Agreeable), expected, what="out of f")
+    with pytest.raises(AssertionError, match="a subclass, matrix"):
+        assert_close(np.asmatrix(expected), expected.reshape(1, 2), what="out of f")
+
+
+def test_assert_close_fails_an_object_array():
+    with pytest.raises(AssertionError, match="dtype object"):
+        assert_close(np.array([1.0, 2.0], dtype=object), np.array([1.0, 2.0]), what="out of f")
+
+
+def test_assert_close_requires_non_finite_entries_where_expected_has_them():
+    expected = np.array([1.0, np.inf, np.nan])
+    assert_close(expected.copy(), expected, what="out of f")
+    with pytest.raises(AssertionError, match="contains 2.0 at index \\(1,\\), expected inf"):
+        assert_close(np.array([1.0, 2.0, np.nan]), expected, what="out of f")
+    with pytest.raises(AssertionError, match="contains -inf at index \\(1,\\), expected inf"):
+        assert_close(np.array([1.0, -np.inf, np.nan]), expected, what="out of f")
+
+
+def test_relative_error_is_nan_not_small_for_non_finite_input():
+    # Callers compare with `not (error <= tolerance)`, so nan fails.
+    assert np.isnan(relative_error(np.array([np.nan, 1.0]), np.array([1.0, 1.0])))
 
 
 def test_assert_close_accepts_expected_as_a_list():

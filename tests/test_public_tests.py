@@ -31,8 +31,12 @@ def test_every_public_test_fails_on_the_stubs(stub_report, reference_report):
 
 
 def test_every_public_test_carries_points_and_a_part(reference_report):
+    # Diagnostics check a student's functions against each other (a backward pass
+    # against numeric gradients of the student's own forward pass): a consistent but
+    # wrong pair passes them, so they point at mistakes and earn nothing.
     for test in reference_report.tests:
-        assert test.max_score > 0, f"{test.name} has no points marker"
+        diagnostic = test.name.startswith("diagnostic, no points:")
+        assert (test.max_score == 0) == diagnostic, f"{test.name} has {test.max_score} points"
         assert test.part in LAYERS.parts, f"{test.name} has part {test.part!r}"
         assert test.visibility == "visible"
 

@@ -7,13 +7,24 @@ here, a sandboxed submission when the autograder runs the same tests.
 import numpy as np
 import pytest
 
+from autograder.gradcheck import comparison_failure
+from autograder.implementation import CopiedInputs
 from autograder.plugin import implementation_for
 
 
 @pytest.fixture(scope="session")
-def layers(request):
-    """The layer functions under test, called as layers.conv_forward_naive(...)."""
+def layers_as_given(request):
+    """The layer functions under test, called with the test's own arrays (for tests of what they modify)."""
     return implementation_for(request.config, "layers")
+
+
+@pytest.fixture(scope="session")
+def layers(layers_as_given):
+    """The layer functions under test, called as layers.conv_forward_naive(...).
+
+    Each call gets copies of its array arguments, so a test's own arrays keep their values.
+    """
+    return CopiedInputs(layers_as_given)
 
 
 @pytest.fixture
@@ -56,3 +67,97 @@ def sobel_case():
     ]
     cross_out = [[4, 7, 11, 11], [16, 24, 29, 26], [32, 44, 49, 42], [32, 47, 51, 39]]
     return x, w, b, {"stride": 1, "pad": 1}, np.array([[sobel_out, cross_out]], dtype=float)
+
+
+@pytest.fixture(params=["pad-0", "stride-2-pad-1"])
+def conv_backward_case(request):
+    """Small integer convolutions with their gradients: (x, w, b, conv_param, dout, expected).
+
+    expected maps "out", "dx", "dw" and "db" to the exact results.
+
+    Two filters over two channels, once without padding (so a crop of `pad` rows
+    must crop nothing) and once with stride 2 and padding 1. Every value is an
+    integer, so the expected gradients are exact; they were computed with the kit's
+    reference implementation, which is checked against PyTorch.
+    """
+    x = np.arange(50.0).reshape(1, 2, 5, 5) * 7 % 11 - 5
+    w = np.array(
+        [
+            [[[1, 0, -1], [2, 1, 0], [0, -1, 1]], [[0, 1, 0], [-1, 0, 2], [1, 1, 0]]],
+            [[[2, -1, 0], [0, 0, 1], [-1, 0, 0]], [[1, 0, 0], [0, -2, 0], [0, 1, 1]]],
+        ],
+        dtype=float,
+    )
+    b = np.array([1.0, -2.0])
+    if request.param == "pad-0":
+        x, conv_param, out_shape = x[:, :, :4, :4].copy(), {"stride": 1, "pad": 0}, (1, 2, 2, 2)
+        out = [[[9, -8], [1, -16]], [[-8, 6], [-26, 10]]]
+        dx = [
+            [[1, -6, 5, 0], [-1, -11, 2, -1], [4, 6, -3, -3], [-1, 0, 4, -1]],
+            [[2, -5, 0, 0], [4, -4, -3, 0], [-6, -2, 12, -4], [3, 3, -3, -3]],
+        ]
+        dw = [
+            [[[2, 6, 10], [11, -29, 8], [9, 2, 6]], [[-30, 7, 11], [1, 5, 9], [10, -30, 7]]],
+            [[[-29, 12, -2], [0, -3, 16], [18, -29, 12]], [[-5, 14, 0], [-31, 10, 18], [-2, -5, 14]]],
+        ]
+        db = [-1, -2]
+    else:
+        conv_param, out_shape = {"stride": 2, "pad": 1}, (1, 2, 3, 3)
+        out = [[[1, 8, 2], [-2, -16, 1], [3, -2, -3]], [[-11, -1, 4], [-4, 10, -31], [-8, -24, 7]]]
+        dx = [
+            [[-3, 3, 0, 5, 3], [5, 3, -1, -12, 0], [-1, 2, 2, -3, -2], [1, 0, -5, 6, 3], [1, -6, -3, 3, 0]],
+            [[-6, -6, 2, -3, -4], [-1, 4, 1, -1, 3], [4, -4, -2, 6, 6], [-2, 3, 0, -2, -5], [0, 5, -6, -6, 2]],
+        ]
+        dw = [
+            [[[25, -14, -15], [12, 31, -12], [-18, 33, -9]], [[28, -11, -14], [34, -32, -19], [-21, 34, -7]]],
+            [[[7, 13, -12], [4, -35, 15], [-15, 11, 22]], [[7, 15, -14], [14, 29, -11], [-14, 11, 21]]],
+        ]
+        db = [-3, 2]
+    dout = (np.arange(int(np.prod(out_shape))).reshape(out_shape) * 3 % 7 - 3).astype(float)
+    expected = {
+        "out": np.array([out], dtype=float),
+        "dx": np.array([dx], dtype=float),
+        "dw": np.array(dw, dtype=float),
+        "db": np.array(db, dtype=float),
+    }
+    return x, w, b, conv_param, dout, expected
+
+
+@pytest.fixture
+def works_first():
+    """Grade a property (an error raised, inputs left alone) only once the function computes something right.
+
+    works_first(function, known_case) runs known_case, a check of `function` on a
+    case with known outputs; when it fails, the test fails with a message saying
+    so. Diagnostics use it too, to say "fix the forward pass first" before they
+    blame a backward pass for what a wrong forward pass did.
+    """
+
+    def check(function: str, known_case) -> None:
+        __tracebackhide__ = True
+        try:
+            known_case()
+        except AssertionError as failure:
+            raise AssertionError(
+                f"{function} does not give the right output on a known case yet, and this test needs it to: "
+                f"fix {function} first.\n  {failure}"
+            ) from None
+
+    return check
+
+
+@pytest.fixture
+def forward_note():
+    """forward_note(out, expected_out, forward): a line telling to fix the forward pass first, or "".
+
+    Backward tests add it to their failure: a backward pass reads the cache its
+    forward pass made, so a wrong forward pass is the likelier culprit.
+    """
+
+    def note(out, expected_out, forward: str) -> str:
+        failure = comparison_failure(out, expected_out, what=f"out of {forward}")
+        if failure is None:
+            return ""
+        return f"\n  Fix {forward} first: on the same inputs {failure}"
+
+    return note

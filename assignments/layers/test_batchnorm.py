@@ -13,19 +13,27 @@ MEAN = np.array([4.0, 3.0, 1.0])
 VAR = np.array([5.0, 3.5, 1.5])
 
 
-@pytest.mark.points(2)
-def test_batchnorm_train_forward_fixed_values(layers):
-    """batchnorm_forward: train mode normalizes with the batch mean and biased variance"""
-    gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0])
-    out, _ = layers.batchnorm_forward(X, gamma, beta, {"mode": "train", "eps": 0.0})
-    expected = gamma * (X - MEAN) / np.sqrt(VAR) + beta
+GAMMA, BETA = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0])
+TRAIN_OUT = GAMMA * (X - MEAN) / np.sqrt(VAR) + BETA
+
+
+def check_train_forward(layers) -> None:
+    """Assert that batchnorm_forward in train mode gives the known output on X."""
+    __tracebackhide__ = True
+    out, _ = layers.batchnorm_forward(X.copy(), GAMMA.copy(), BETA.copy(), {"mode": "train", "eps": 0.0})
     assert_close(
         out,
-        expected,
+        TRAIN_OUT,
         what="out of batchnorm_forward",
         hint="normalize each column with its own mean and x.var(axis=0) (divided by N, not N-1), "
         "then scale by gamma and shift by beta.",
     )
+
+
+@pytest.mark.points(2)
+def test_batchnorm_train_forward_fixed_values(layers):
+    """batchnorm_forward: train mode normalizes with the batch mean and biased variance"""
+    check_train_forward(layers)
 
 
 @pytest.mark.points(2)
@@ -69,7 +77,7 @@ def test_batchnorm_test_mode_uses_running_statistics(layers, rng):
     """batchnorm_forward: test mode normalizes with the running statistics"""
     gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
     running_mean, running_var = np.array([1.0, -2.0, 0.5]), np.array([4.0, 0.25, 1.0])
-    bn_param = {"mode": "test", "running_mean": running_mean, "running_var": running_var, "eps": 0.0}
+    bn_param = {"mode": "test", "running_mean": running_mean.copy(), "running_var": running_var.copy(), "eps": 0.0}
     out, _ = layers.batchnorm_forward(X, gamma, beta, bn_param)
     assert_close(
         out,
@@ -81,8 +89,9 @@ def test_batchnorm_test_mode_uses_running_statistics(layers, rng):
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("bn_param", [{"mode": "training"}, {}], ids=["unknown-mode", "missing-mode"])
-def test_batchnorm_rejects_unknown_mode(layers, bn_param):
-    """batchnorm_forward: ValueError for a missing mode or one other than 'train' or 'test'"""
+def test_batchnorm_rejects_unknown_mode(layers, works_first, bn_param):
+    """batchnorm_forward: ValueError for a missing mode or one other than 'train' or 'test' (once train mode works)"""
+    works_first("batchnorm_forward", lambda: check_train_forward(layers))
     with pytest.raises(ValueError):
         layers.batchnorm_forward(X, np.ones(3), np.zeros(3), bn_param)
 
@@ -94,16 +103,50 @@ BN_HINTS = {
 }
 
 
+# The gradients of X's batch normalization (GAMMA, BETA, eps 0) for this dout, from the
+# kit's reference implementation (checked against PyTorch), rounded to 14 decimals.
+DOUT = np.array([[1, -1, 2], [0, 2, 1], [-2, 0, 1], [1, 1, -3]], dtype=float)
+KNOWN_GRADIENTS = {
+    "dx": np.array(
+        [
+            [0.31304951684997, -1.0690449676497, 0.64639312656778],
+            [-0.04472135955, 0.0, 0.23814483610392],
+            [-0.84970583144992, 0.53452248382485, 0.44226898133585],
+            [0.58137767414995, 0.53452248382485, -1.32680694400756],
+        ]
+    ),
+    "dgamma": np.array([-0.894427190999916, 3.7416573867739418, -0.816496580927726]),
+    "dbeta": np.array([0.0, 2.0, 1.0]),
+}
+
+
 @pytest.mark.points(2)
 @pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
 @pytest.mark.parametrize("wrt", ["dx", "dgamma", "dbeta"])
-def test_batchnorm_backward_matches_numeric_gradient(layers, rng, backward, wrt):
-    """batchnorm backward: gradient against central differences of your forward pass"""
+def test_batchnorm_backward_fixed_values(layers, forward_note, backward, wrt):
+    """batchnorm backward: gradients of a known train-mode batch"""
+    out, cache = layers.batchnorm_forward(X.copy(), GAMMA.copy(), BETA.copy(), {"mode": "train", "eps": 0.0})
+    grads = dict(zip(("dx", "dgamma", "dbeta"), getattr(layers, backward)(DOUT.copy(), cache)))
+    assert_close(
+        grads[wrt],
+        KNOWN_GRADIENTS[wrt],
+        what=f"{wrt} of {backward}",
+        hint=BN_HINTS[wrt],
+        note=forward_note(out, TRAIN_OUT, "batchnorm_forward"),
+    )
+
+
+@pytest.mark.points(0)
+@pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
+@pytest.mark.parametrize("wrt", ["dx", "dgamma", "dbeta"])
+def test_batchnorm_backward_matches_numeric_gradient(layers, rng, works_first, backward, wrt):
+    """diagnostic, no points: batchnorm backward against central differences of your own forward pass"""
+    works_first("batchnorm_forward", lambda: check_train_forward(layers))
     x = 3 * rng.standard_normal((5, 4)) + 2
     gamma, beta = rng.standard_normal(4), rng.standard_normal(4)
-    out, cache = layers.batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    out, cache = layers.batchnorm_forward(x.copy(), gamma.copy(), beta.copy(), {"mode": "train"})
     dout = rng.standard_normal(np.shape(out))
-    grads = dict(zip(("dx", "dgamma", "dbeta"), getattr(layers, backward)(dout, cache)))
+    grads = dict(zip(("dx", "dgamma", "dbeta"), getattr(layers, backward)(dout.copy(), cache)))
     position = ("dx", "dgamma", "dbeta").index(wrt)
     forward = forward_of(layers.batchnorm_forward, (x, gamma, beta, {"mode": "train"}), wrt=position)
     check_gradient(
@@ -111,15 +154,16 @@ def test_batchnorm_backward_matches_numeric_gradient(layers, rng, backward, wrt)
     )
 
 
-@pytest.mark.points(1)
+@pytest.mark.points(0)
 @pytest.mark.parametrize("backward", ["batchnorm_backward", "batchnorm_backward_alt"])
-def test_batchnorm_backward_in_test_mode_matches_numeric_gradient(layers, rng, backward):
-    """batchnorm backward after a test-mode forward: dx against central differences"""
+def test_batchnorm_backward_in_test_mode_matches_numeric_gradient(layers, rng, works_first, backward):
+    """diagnostic, no points: batchnorm backward after a test-mode forward, against central differences"""
+    works_first("batchnorm_forward", lambda: check_train_forward(layers))
     x, gamma, beta = rng.standard_normal((5, 4)), rng.standard_normal(4), rng.standard_normal(4)
     bn_param = {"mode": "test", "running_mean": rng.standard_normal(4), "running_var": rng.uniform(0.5, 2.0, 4)}
-    out, cache = layers.batchnorm_forward(x, gamma, beta, dict(bn_param))
+    out, cache = layers.batchnorm_forward(x.copy(), gamma.copy(), beta.copy(), dict(bn_param))
     dout = rng.standard_normal(np.shape(out))
-    dx, _, _ = getattr(layers, backward)(dout, cache)
+    dx, _, _ = getattr(layers, backward)(dout.copy(), cache)
     check_gradient(
         dx,
         forward_of(layers.batchnorm_forward, (x, gamma, beta, dict(bn_param)), wrt=0),
@@ -175,15 +219,15 @@ def test_spatial_batchnorm_normalizes_each_channel(layers, rng):
     )
 
 
-@pytest.mark.points(2)
+@pytest.mark.points(0)
 @pytest.mark.parametrize("wrt", ["dx", "dgamma", "dbeta"])
 def test_spatial_batchnorm_backward_matches_numeric_gradient(layers, rng, wrt):
-    """spatial_batchnorm_backward: gradient against central differences of your forward pass"""
+    """diagnostic, no points: spatial_batchnorm_backward against central differences of your own forward pass"""
     x = 2 * rng.standard_normal((2, 3, 3, 4)) + 1
     gamma, beta = rng.standard_normal(3), rng.standard_normal(3)
-    out, cache = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    out, cache = layers.spatial_batchnorm_forward(x.copy(), gamma.copy(), beta.copy(), {"mode": "train"})
     dout = rng.standard_normal(np.shape(out))
-    grads = dict(zip(("dx", "dgamma", "dbeta"), layers.spatial_batchnorm_backward(dout, cache)))
+    grads = dict(zip(("dx", "dgamma", "dbeta"), layers.spatial_batchnorm_backward(dout.copy(), cache)))
     position = ("dx", "dgamma", "dbeta").index(wrt)
     check_gradient(
         grads[wrt],
@@ -196,17 +240,18 @@ def test_spatial_batchnorm_backward_matches_numeric_gradient(layers, rng, wrt):
 
 
 @pytest.mark.points(1)
-def test_batchnorm_does_not_modify_inputs(layers, rng):
-    """batchnorm: x, gamma, beta, dout and the caller's running arrays are left unchanged"""
+def test_batchnorm_does_not_modify_inputs(layers, layers_as_given, rng, works_first):
+    """batchnorm: x, gamma, beta, dout and the caller's running arrays are left unchanged (once train mode works)"""
+    works_first("batchnorm_forward", lambda: check_train_forward(layers))
     x, gamma, beta = rng.standard_normal((6, 3)), rng.standard_normal(3), rng.standard_normal(3)
     running_mean, running_var = np.zeros(3), np.ones(3)
     arrays = {"x": x, "gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
     copies = {name: a.copy() for name, a in arrays.items()}
     bn_param = {"mode": "train", "running_mean": running_mean, "running_var": running_var}
-    out, cache = layers.batchnorm_forward(x, gamma, beta, bn_param)
+    out, cache = layers_as_given.batchnorm_forward(x, gamma, beta, bn_param)
     dout = rng.standard_normal(np.shape(out))
     arrays["dout"], copies["dout"] = dout, dout.copy()
-    layers.batchnorm_backward(dout, cache)
+    layers_as_given.batchnorm_backward(dout, cache)
     for name, array in arrays.items():
         assert np.array_equal(array, copies[name]), (
             f"batchnorm modified {name} in place; "

@@ -8,11 +8,11 @@ from autograder.gradcheck import assert_close, check_gradient, forward_of
 pytestmark = pytest.mark.part("im2col")
 
 
-@pytest.mark.points(2)
-def test_im2col_layout(layers):
-    """im2col: rows ordered (c, kh, kw), columns ordered (n, oh, ow)"""
+def check_layout(im2col) -> None:
+    """Assert that `im2col` lays out a known 2-channel 3x3 image as expected."""
+    __tracebackhide__ = True
     x = np.arange(18.0).reshape(1, 2, 3, 3)
-    cols = layers.im2col(x, 2, 2, 1, 0)
+    cols = im2col(x, 2, 2, 1, 0)
     expected = np.array(
         [
             [0, 1, 3, 4],
@@ -33,6 +33,12 @@ def test_im2col_layout(layers):
         hint="row r = (c*HH + kh)*WW + kw and column q = (n*H_out + oh)*W_out + ow; "
         "a transposed result means rows and columns were swapped.",
     )
+
+
+@pytest.mark.points(2)
+def test_im2col_layout(layers):
+    """im2col: rows ordered (c, kh, kw), columns ordered (n, oh, ow)"""
+    check_layout(layers.im2col)
 
 
 @pytest.mark.points(1)
@@ -60,8 +66,9 @@ def test_col2im_sums_overlapping_fields(layers):
 
 @pytest.mark.points(2)
 @pytest.mark.parametrize("stride, pad", [(1, 0), (2, 1), (1, 2)])
-def test_col2im_is_the_adjoint_of_im2col(layers, rng, stride, pad):
-    """col2im: <im2col(x), c> equals <x, col2im(c)> for random x and c"""
+def test_col2im_is_the_adjoint_of_im2col(layers, rng, works_first, stride, pad):
+    """col2im: <im2col(x), c> equals <x, col2im(c)> for random x and c (once im2col works)"""
+    works_first("im2col", lambda: check_layout(layers.im2col))
     x = rng.standard_normal((2, 2, 5, 5))
     cols = layers.im2col(x, 3, 3, stride, pad)
     c = rng.standard_normal(np.shape(cols))
@@ -79,8 +86,14 @@ def test_col2im_is_the_adjoint_of_im2col(layers, rng, stride, pad):
 @pytest.mark.points(2)
 def test_conv_forward_im2col_fixed_values(layers, sobel_case):
     """conv_forward_im2col: values of a Sobel and a cross filter, stride 1, pad 1"""
+    check_sobel(layers.conv_forward_im2col, sobel_case)
+
+
+def check_sobel(forward, sobel_case) -> None:
+    """Assert that conv_forward_im2col gives the known Sobel-and-cross output."""
+    __tracebackhide__ = True
     x, w, b, conv_param, expected = sobel_case
-    out, _ = layers.conv_forward_im2col(x, w, b, conv_param)
+    out, _ = forward(x.copy(), w.copy(), b.copy(), dict(conv_param))
     assert_close(
         out,
         expected,
@@ -91,50 +104,70 @@ def test_conv_forward_im2col_fixed_values(layers, sobel_case):
 
 
 @pytest.mark.points(1)
-def test_im2col_rejects_windows_that_do_not_fit(layers, rng):
-    """im2col: ValueError naming the dimension when stride does not divide"""
+def test_im2col_rejects_windows_that_do_not_fit(layers, rng, works_first):
+    """im2col: ValueError naming the dimension when stride does not divide (once im2col works)"""
+    works_first("im2col", lambda: check_layout(layers.im2col))
     with pytest.raises(ValueError, match="(?i)height"):
         layers.im2col(rng.standard_normal((1, 1, 5, 5)), 2, 3, 2, 0)
 
 
+IM2COL_GRADIENT_HINT = (
+    "dw = dout_rows @ cols.T, dx = col2im(w_rows.T @ dout_rows); dout_rows must be "
+    "dout transposed to (F, N, H_out, W_out) before reshaping to (F, -1)."
+)
+
+
 @pytest.mark.points(2)
 @pytest.mark.parametrize("wrt", ["dx", "dw", "db"])
-@pytest.mark.parametrize("x_size, stride, pad", [(6, 1, 1), (7, 2, 1)], ids=["stride-1", "stride-2"])
-def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, wrt, x_size, stride, pad):
-    """conv_backward_im2col: gradient against central differences of your forward pass"""
-    x = rng.standard_normal((2, 2, x_size, x_size))
-    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-    conv_param = {"stride": stride, "pad": pad}
-    out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
-    dout = rng.standard_normal(out.shape)
-    dx, dw, db = layers.conv_backward_im2col(dout, cache)
-    position = ("dx", "dw", "db").index(wrt)
-    analytic, point = (dx, dw, db)[position], (x, w, b)[position]
-    forward = forward_of(layers.conv_forward_im2col, (x, w, b, conv_param), wrt=position)
-    check_gradient(
-        analytic,
-        forward,
-        point,
-        dout,
+def test_conv_backward_im2col_fixed_values(layers, conv_backward_case, forward_note, wrt):
+    """conv_backward_im2col: gradients of a small integer convolution, without padding and with stride 2, pad 1"""
+    x, w, b, conv_param, dout, expected = conv_backward_case
+    out, cache = layers.conv_forward_im2col(x.copy(), w.copy(), b.copy(), dict(conv_param))
+    grads = dict(zip(("dx", "dw", "db"), layers.conv_backward_im2col(dout.copy(), cache)))
+    assert_close(
+        grads[wrt],
+        expected[wrt],
         what=f"{wrt} of conv_backward_im2col",
-        hint="dw = dout_rows @ cols.T, dx = col2im(w_rows.T @ dout_rows); dout_rows must be "
-        "dout transposed to (F, N, H_out, W_out) before reshaping to (F, -1).",
+        hint=IM2COL_GRADIENT_HINT,
+        note=forward_note(out, expected["out"], "conv_forward_im2col"),
     )
 
 
+@pytest.mark.points(0)
+@pytest.mark.parametrize("wrt", ["dx", "dw", "db"])
+@pytest.mark.parametrize(
+    "x_size, stride, pad", [(6, 1, 0), (6, 1, 1), (7, 2, 1)], ids=["pad-0", "stride-1-pad-1", "stride-2-pad-1"]
+)
+def test_conv_backward_im2col_matches_numeric_gradient(layers, rng, works_first, sobel_case, wrt, x_size, stride, pad):
+    """diagnostic, no points: conv_backward_im2col against central differences of your own forward pass"""
+    works_first("conv_forward_im2col", lambda: check_sobel(layers.conv_forward_im2col, sobel_case))
+    x = rng.standard_normal((2, 2, x_size, x_size))
+    w, b = rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    conv_param = {"stride": stride, "pad": pad}
+    out, cache = layers.conv_forward_im2col(x.copy(), w.copy(), b.copy(), dict(conv_param))
+    dout = rng.standard_normal(np.shape(out))
+    dx, dw, db = layers.conv_backward_im2col(dout.copy(), cache)
+    position = ("dx", "dw", "db").index(wrt)
+    analytic, point = (dx, dw, db)[position], (x, w, b)[position]
+    forward = forward_of(layers.conv_forward_im2col, (x, w, b, conv_param), wrt=position)
+    check_gradient(analytic, forward, point, dout, what=f"{wrt} of conv_backward_im2col", hint=IM2COL_GRADIENT_HINT)
+
+
 @pytest.mark.points(1)
-def test_im2col_functions_do_not_modify_inputs(layers, rng):
-    """im2col / col2im / conv_*_im2col: inputs and conv_param are left unchanged"""
+def test_im2col_functions_do_not_modify_inputs(layers, layers_as_given, rng, works_first, sobel_case):
+    """im2col / col2im / conv_*_im2col: inputs and conv_param are left unchanged (once they work)"""
+    works_first("im2col", lambda: check_layout(layers.im2col))
+    works_first("conv_forward_im2col", lambda: check_sobel(layers.conv_forward_im2col, sobel_case))
     x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
     conv_param = {"stride": 1, "pad": 1}
     copies = {"x": x.copy(), "w": w.copy(), "b": b.copy()}
-    cols = layers.im2col(x, 3, 3, 1, 1)
+    cols = layers_as_given.im2col(x, 3, 3, 1, 1)
     cols_copy = np.array(cols, copy=True)
-    layers.col2im(cols, x.shape, 3, 3, 1, 1)
-    out, cache = layers.conv_forward_im2col(x, w, b, conv_param)
+    layers_as_given.col2im(cols, x.shape, 3, 3, 1, 1)
+    out, cache = layers_as_given.conv_forward_im2col(x, w, b, conv_param)
     dout = rng.standard_normal(np.shape(out))
     dout_copy = dout.copy()
-    layers.conv_backward_im2col(dout, cache)
+    layers_as_given.conv_backward_im2col(dout, cache)
     for name, array in (("x", x), ("w", w), ("b", b), ("dout", dout), ("cols", cols)):
         before = cols_copy if name == "cols" else dout_copy if name == "dout" else copies[name]
         assert np.array_equal(array, before), f"an im2col function modified {name} in place"

@@ -61,9 +61,11 @@ def batchnorm_backward(dout, cache):
 
     Inputs:
     - dout: upstream derivatives, shape (N, D).
-    - cache: the cache returned by batchnorm_forward.
+    - cache: the cache returned by batchnorm_forward, in train or in test mode.
+      After a test-mode forward pass the running statistics are constants: dx
+      then flows through the normalization alone, with no mean or variance path.
 
-    Returns a tuple of:
+    Returns a tuple of float64 arrays:
     - dx: gradient with respect to x, shape (N, D).
     - dgamma: gradient with respect to gamma, shape (D,).
     - dbeta: gradient with respect to beta, shape (D,).

@@ -21,6 +21,15 @@ class ConvCase:
     stride: int
     pad: int
 
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        """(N, F, H_out, W_out) of this case's convolution."""
+        height, width = (
+            1 + (size + 2 * self.pad - kernel) // self.stride
+            for size, kernel in zip(self.x_shape[2:], self.filter_size)
+        )
+        return (self.x_shape[0], self.num_filters, height, width)
+
     def arrays(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
         channels = self.x_shape[1]
         x, w, b = random_arrays(
@@ -46,6 +55,13 @@ class PoolCase:
     pool_height: int
     pool_width: int
     stride: int
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        """(N, C, H_out, W_out) of this case's pooling."""
+        height = 1 + (self.x_shape[2] - self.pool_height) // self.stride
+        width = 1 + (self.x_shape[3] - self.pool_width) // self.stride
+        return (*self.x_shape[:2], height, width)
 
     @property
     def pool_param(self) -> dict:

@@ -16,17 +16,23 @@ import numpy as np
 import pytest
 
 from autograder.assignments import LAYERS
-from autograder.gradcheck import VALUE_TOLERANCE, assert_close
-from autograder.implementation import LocalImplementation
+from autograder.gradcheck import VALUE_TOLERANCE, assert_close, comparison_failure
+from autograder.implementation import CopiedInputs, LocalImplementation
 from autograder.plugin import implementation_for
 
 Scenario = Callable[[object], dict[str, np.ndarray]]
 
 
 @pytest.fixture(scope="session")
-def layers(request):
-    """The layer functions under test (a sandboxed submission when grading)."""
+def layers_as_given(request):
+    """The layer functions under test (a sandboxed submission when grading), called with the test's own arrays."""
     return implementation_for(request.config, "layers")
+
+
+@pytest.fixture(scope="session")
+def layers(layers_as_given):
+    """The layer functions under test; each call gets copies of its array arguments."""
+    return CopiedInputs(layers_as_given)
 
 
 @pytest.fixture(scope="session")
@@ -43,21 +49,80 @@ def _known_mistakes(scenario: Scenario, actual: dict) -> list[str]:
     return matching_hints(scenario, actual)
 
 
-@pytest.fixture
-def matches_reference(layers, reference):
-    """Assert that `scenario` gives the reference's outputs on the implementation under test."""
+def _prerequisite_notes(actual: dict, expected: dict, prerequisites: tuple[str, ...]) -> str:
+    """Notes on the outputs a graded output depends on (a backward pass's forward), when those are wrong too."""
+    notes = []
+    for what in prerequisites:
+        failure = comparison_failure(actual.get(what), expected[what], what=what)
+        if failure is not None:
+            function = what.split(" of ", 1)[-1].split()[0]
+            notes.append(
+                f"\n  Fix {function} first: its output is wrong on these inputs too ({failure}) "
+                "and this test runs it to make the cache."
+            )
+    return "".join(notes)
 
-    def check(scenario: Scenario, *, hint: str = "", tolerance: float = VALUE_TOLERANCE) -> None:
-        expected = scenario(reference)
-        actual = scenario(layers)
-        for what, expected_value in expected.items():
+
+@pytest.fixture
+def matches_reference(layers_as_given, reference):
+    """Assert that `scenario` gives the reference's outputs on the implementation under test.
+
+    scenario(impl) calls the graded functions (each gets copies of its array
+    arguments) and returns named outputs. Every output is graded except those named
+    in prerequisites (a backward test's forward output): those only explain a
+    failure. expected, when given, replaces the reference's outputs (a numeric
+    gradient of the reference's forward pass, say); tolerance applies to the graded
+    outputs, prerequisites use VALUE_TOLERANCE. copy_inputs=False hands the
+    scenario's own arrays to the functions: only for tests of what a function does
+    to the arrays it is given.
+    """
+
+    def check(
+        scenario: Scenario,
+        *,
+        hint: str = "",
+        tolerance: float = VALUE_TOLERANCE,
+        prerequisites: tuple[str, ...] = (),
+        expected: dict | None = None,
+        copy_inputs: bool = True,
+    ) -> None:
+        __tracebackhide__ = True
+        wrap = CopiedInputs if copy_inputs else (lambda implementation: implementation)
+        reference_outputs = scenario(wrap(reference))
+        if expected is not None:
+            reference_outputs.update(expected)
+        actual = scenario(wrap(layers_as_given))
+        for what, expected_value in reference_outputs.items():
+            if what in prerequisites:
+                continue
             try:
                 assert_close(actual.get(what), expected_value, what=what, tolerance=tolerance, hint=hint)
             except AssertionError as failure:
+                message = str(failure) + _prerequisite_notes(actual, reference_outputs, prerequisites)
                 mistakes = _known_mistakes(scenario, actual)
-                if not mistakes:
-                    raise
-                diagnosis = "\n  This looks like a known mistake: " + "\n  or: ".join(mistakes)
-                raise AssertionError(f"{failure}{diagnosis}") from None
+                if mistakes:
+                    message += "\n  This looks like a known mistake: " + "\n  or: ".join(mistakes)
+                raise AssertionError(message) from None
+
+    return check
+
+
+@pytest.fixture
+def works_first(matches_reference):
+    """Grade a property (an error raised, inputs left alone) only where the function also works.
+
+    works_first(scenario) checks scenario's outputs against the reference with a
+    message saying why: a submission that returns nothing useful must not earn the
+    points of the checks around the computation.
+    """
+
+    def check(scenario: Scenario) -> None:
+        __tracebackhide__ = True
+        try:
+            matches_reference(scenario)
+        except AssertionError as failure:
+            raise AssertionError(
+                f"this check counts only once the function computes the right output, and it does not yet: {failure}"
+            ) from None
 
     return check
