@@ -150,6 +150,7 @@ def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, outp
         return [*arguments[:wrt], value, *arguments[wrt + 1 :]]
 
     def forward(value: np.ndarray) -> Any:
+        __tracebackhide__ = True
         result = function(*with_value(value))
         return result[output] if isinstance(result, tuple) else result
 
@@ -171,6 +172,7 @@ def numeric_gradient(
     is not modified: each evaluation sees a perturbed copy. A forward with a
     `perturbed` method (see forward_of) evaluates all perturbations in one go.
     """
+    __tracebackhide__ = True
     x = np.array(x, dtype=np.float64)
     dout = np.asarray(dout, dtype=np.float64)
     perturbed = getattr(forward, "perturbed", None)

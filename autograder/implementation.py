@@ -121,6 +121,7 @@ class CopiedInputs:
         function = getattr(self._implementation, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a failing student function shows its own frames, not this one
             args = tuple(_copied(value) for value in args)
             kwargs = {key: _copied(value) for key, value in kwargs.items()}
             return function(*args, **kwargs)

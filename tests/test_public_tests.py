@@ -44,3 +44,28 @@ def test_every_public_test_carries_points_and_a_part(reference_report):
 def test_failure_messages_name_function_and_output(stub_report):
     for test in stub_report.tests:
         assert test.output, f"{test.name} failed without a message"
+
+
+def _public_report(bug_id, tmp_path):
+    from cnn_reference.layers.bugs import materialize
+
+    return run_tests(LAYERS, materialize(bug_id, tmp_path / bug_id))
+
+
+def test_a_wrong_forward_pass_is_named_in_the_backward_tests_it_breaks(tmp_path):
+    # A flipped kernel is a forward mistake: the backward tests that fail with it must
+    # send the student to the forward pass, not to the (correct) backward pass.
+    report = _public_report("conv_forward_kernel_flipped", tmp_path)
+    backward = [t for t in report.tests if "conv_backward_naive" in t.name and t.status == "failed"]
+    assert backward, [t.name for t in report.tests if t.status == "failed"]
+    for test in backward:
+        assert "Fix conv_forward_naive first" in test.output or "fix conv_forward_naive first" in test.output, (
+            test.name,
+            test.output[:500],
+        )
+
+
+def test_a_crop_that_needs_padding_fails_a_graded_public_test(tmp_path):
+    report = _public_report("conv_backward_crop_with_negative_pad", tmp_path)
+    failed = [t for t in report.tests if t.status == "failed" and t.max_score > 0]
+    assert any("pad-0-dx" in t.nodeid for t in failed), [t.nodeid for t in failed]

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+import numpy as np
 import pytest
 from cnn_reference.layers.bugs import BUGS, get_bug
 
@@ -154,3 +155,52 @@ def test_without_hidden_tests_the_public_ones_decide():
 def test_every_graded_test_fails_on_some_known_bug(full_result):
     # A graded test that no realistic mistake fails cannot be shown to test anything.
     assert not full_result.unkilled_tests, [test.nodeid for test in full_result.unkilled_tests]
+
+
+def test_degenerate_submissions_score_at_most_their_honest_part(full_result):
+    from autograder.degenerate import DEGENERATES
+
+    results = {degenerate.name: degenerate for degenerate in full_result.degenerates}
+    assert list(results) == [degenerate.name for degenerate in DEGENERATES]
+    total = full_result.reference.max_score
+    for name in ("zeros", "constant", "random", "huge", "echo", "float32", "float16"):
+        assert results[name].honest_part.score == 0, name  # nothing of it is honest
+        assert results[name].report.score <= 0.05 * total, (name, results[name].passed_tests)
+    forward_only = results["forward-only"]
+    assert 0 < forward_only.honest_part.score <= forward_only.report.score <= forward_only.allowed
+    assert forward_only.report.score < total / 2
+    assert "degenerate submissions" in format_result(full_result)
+
+
+def test_a_degenerate_submission_above_its_allowance_fails_the_validation(full_result):
+    zeros = next(degenerate for degenerate in full_result.degenerates if degenerate.name == "zeros")
+    generous = dataclasses.replace(
+        zeros.report, tests=[dataclasses.replace(t, score=t.max_score) for t in zeros.report.tests]
+    )
+    cheated = dataclasses.replace(
+        full_result, degenerates=[validate.DegenerateResult("zeros", generous, zeros.honest_part)]
+    )
+    problems = cheated.problems()
+    assert any("the degenerate submission 'zeros' scores" in problem for problem in problems), problems
+    assert "TOO HIGH" in format_result(cheated)
+
+
+def test_degenerate_submissions_are_written_from_the_reference(tmp_path):
+    from autograder.degenerate import DEGENERATES, write_degenerate, write_honest_part
+    from autograder.implementation import LocalImplementation
+
+    forward_only = next(degenerate for degenerate in DEGENERATES if degenerate.name == "forward-only")
+    cheat = LocalImplementation(LAYERS, write_degenerate(LAYERS, forward_only, tmp_path / "cheat"), label="cheat")
+    honest = LocalImplementation(LAYERS, write_honest_part(LAYERS, forward_only, tmp_path / "honest"), label="honest")
+    reference = LocalImplementation(LAYERS, LAYERS.reference_dir, label="reference")
+    x, w, b = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3)), np.zeros(1)
+    out, cache = cheat.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})
+    assert np.array_equal(out, reference.conv_forward_naive(x, w, b, {"stride": 1, "pad": 1})[0])
+    assert not np.any(cheat.conv_backward_naive(np.ones_like(out), cache)[0])
+    with pytest.raises(NotImplementedError, match="left out"):
+        honest.conv_backward_naive(np.ones_like(out), cache)
+    bn_param = {"mode": "train"}
+    zeros = next(degenerate for degenerate in DEGENERATES if degenerate.name == "zeros")
+    zero_layers = LocalImplementation(LAYERS, write_degenerate(LAYERS, zeros, tmp_path / "zeros"), label="zeros")
+    zero_layers.batchnorm_forward(np.arange(6.0).reshape(3, 2), np.ones(2), np.zeros(2), bn_param)
+    assert not np.any(bn_param["running_mean"]), "arrays written into bn_param must be degenerate too"

@@ -75,12 +75,12 @@ def conv_backward_case(request):
 
     expected maps "out", "dx", "dw" and "db" to the exact results.
 
-    Two filters over two channels, once without padding (so a crop of `pad` rows
+    Two filters over two channels, once without padding on a batch of two (so a crop of `pad` rows
     must crop nothing) and once with stride 2 and padding 1. Every value is an
     integer, so the expected gradients are exact; they were computed with the kit's
     reference implementation, which is checked against PyTorch.
     """
-    x = np.arange(50.0).reshape(1, 2, 5, 5) * 7 % 11 - 5
+    x = np.arange(100.0).reshape(2, 2, 5, 5) * 7 % 11 - 5
     w = np.array(
         [
             [[[1, 0, -1], [2, 1, 0], [0, -1, 1]], [[0, 1, 0], [-1, 0, 2], [1, 1, 0]]],
@@ -90,24 +90,31 @@ def conv_backward_case(request):
     )
     b = np.array([1.0, -2.0])
     if request.param == "pad-0":
-        x, conv_param, out_shape = x[:, :, :4, :4].copy(), {"stride": 1, "pad": 0}, (1, 2, 2, 2)
-        out = [[[9, -8], [1, -16]], [[-8, 6], [-26, 10]]]
+        x, conv_param, out_shape = x[:, :, :4, :4].copy(), {"stride": 1, "pad": 0}, (2, 2, 2, 2)
+        out = [[[[9, -8], [1, -16]], [[-8, 6], [-26, 10]]], [[[-16, 0], [9, -8]], [[10, 2], [-8, 6]]]]
         dx = [
-            [[1, -6, 5, 0], [-1, -11, 2, -1], [4, 6, -3, -3], [-1, 0, 4, -1]],
-            [[2, -5, 0, 0], [4, -4, -3, 0], [-6, -2, 12, -4], [3, 3, -3, -3]],
+            [
+                [[1, -6, 5, 0], [-1, -11, 2, -1], [4, 6, -3, -3], [-1, 0, 4, -1]],
+                [[2, -5, 0, 0], [4, -4, -3, 0], [-6, -2, 12, -4], [3, 3, -3, -3]],
+            ],
+            [
+                [[-4, 7, -1, -3], [-7, 11, 2, -1], [0, 2, -4, 3], [3, 1, -3, 2]],
+                [[-2, 1, 3, 0], [-3, 0, 0, 6], [1, 5, 0, 5], [-1, -2, -1, 0]],
+            ],
         ]
         dw = [
-            [[[2, 6, 10], [11, -29, 8], [9, 2, 6]], [[-30, 7, 11], [1, 5, 9], [10, -30, 7]]],
-            [[[-29, 12, -2], [0, -3, 16], [18, -29, 12]], [[-5, 14, 0], [-31, 10, 18], [-2, -5, 14]]],
+            [[[11, -12, 31], [28, -39, 15], [12, 11, -12]], [[-36, -15, 28], [14, -9, 12], [31, -36, -15]]],
+            [[[-22, 2, 15], [21, -21, 25], [31, -22, 2]], [[-27, 8, 21], [-28, -4, 31], [15, -27, 8]]],
         ]
-        db = [-1, -2]
+        db = [3, -6]
     else:
-        conv_param, out_shape = {"stride": 2, "pad": 1}, (1, 2, 3, 3)
-        out = [[[1, 8, 2], [-2, -16, 1], [3, -2, -3]], [[-11, -1, 4], [-4, 10, -31], [-8, -24, 7]]]
+        x, conv_param, out_shape = x[:1].copy(), {"stride": 2, "pad": 1}, (1, 2, 3, 3)
+        out = [[[[1, 8, 2], [-2, -16, 1], [3, -2, -3]], [[-11, -1, 4], [-4, 10, -31], [-8, -24, 7]]]]
         dx = [
             [[-3, 3, 0, 5, 3], [5, 3, -1, -12, 0], [-1, 2, 2, -3, -2], [1, 0, -5, 6, 3], [1, -6, -3, 3, 0]],
             [[-6, -6, 2, -3, -4], [-1, 4, 1, -1, 3], [4, -4, -2, 6, 6], [-2, 3, 0, -2, -5], [0, 5, -6, -6, 2]],
         ]
+        dx = [dx]
         dw = [
             [[[25, -14, -15], [12, 31, -12], [-18, 33, -9]], [[28, -11, -14], [34, -32, -19], [-21, 34, -7]]],
             [[[7, 13, -12], [4, -35, 15], [-15, 11, 22]], [[7, 15, -14], [14, 29, -11], [-14, 11, 21]]],
@@ -115,8 +122,8 @@ def conv_backward_case(request):
         db = [-3, 2]
     dout = (np.arange(int(np.prod(out_shape))).reshape(out_shape) * 3 % 7 - 3).astype(float)
     expected = {
-        "out": np.array([out], dtype=float),
-        "dx": np.array([dx], dtype=float),
+        "out": np.array(out, dtype=float),
+        "dx": np.array(dx, dtype=float),
         "dw": np.array(dw, dtype=float),
         "db": np.array(db, dtype=float),
     }

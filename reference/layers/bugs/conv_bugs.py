@@ -96,6 +96,15 @@ BUGS = (
         replace="dx = dx_padded[:, :, :height, :width].copy()",
     ),
     Bug(
+        id="conv_backward_crop_with_negative_pad",
+        file="conv.py",
+        function="conv_backward_naive",
+        hint="dx is cropped with [pad:-pad], which is right for pad > 0 but empty for pad = 0 (-0 is 0, so the "
+        "slice stops before it starts). Crop with [pad : pad + H] and [pad : pad + W] instead.",
+        find="dx = dx_padded[:, :, pad : pad + height, pad : pad + width].copy()",
+        replace="dx = dx_padded[:, :, pad:-pad, pad:-pad].copy()",
+    ),
+    Bug(
         id="conv_backward_db_wrong_axes",
         file="conv.py",
         function="conv_backward_naive",
