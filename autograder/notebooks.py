@@ -154,6 +154,37 @@ def _code(text: str) -> str:
     return textwrap.dedent(text).strip("\n")
 
 
+_CONV_BACKWARD_CASES = _code("""
+    x_all = np.arange(100.0).reshape(2, 2, 5, 5) * 7 % 11 - 5
+    w = np.array([[[[1, 0, -1], [2, 1, 0], [0, -1, 1]], [[0, 1, 0], [-1, 0, 2], [1, 1, 0]]],
+                  [[[2, -1, 0], [0, 0, 1], [-1, 0, 0]], [[1, 0, 0], [0, -2, 0], [0, 1, 1]]]], dtype=float)
+    b = np.array([1.0, -2.0])
+    cases = {"pad_0": (x_all[:, :, :4, :4], {"stride": 1, "pad": 0}), "stride_2": (x_all[:1], {"stride": 2, "pad": 1})}
+""")
+
+
+def _conv_backward_fixed(forward: str, backward: str) -> Check:
+    return Check(
+        f"test_{backward}_fixed_values".replace("_naive_fixed", "_fixed"),
+        _CONV_BACKWARD_CASES
+        + "\n"
+        + _code(f"""
+            grads = {{}}
+            for name, (x, conv_param) in cases.items():
+                out, cache = {forward}(x, w, b, dict(conv_param))
+                dout = (np.arange(out.size).reshape(out.shape) * 3 % 7 - 3).astype(float)
+                grads[name] = {backward}(dout, cache)
+            dx_pad_0, dw_pad_0, db_pad_0 = grads["pad_0"]
+            dx_stride_2, dw_stride_2, db_stride_2 = grads["stride_2"]
+        """),
+        tuple(
+            (f"{grad}_{case}", f"{grad} of {backward} ({label})")
+            for case, label in (("pad_0", "no padding"), ("stride_2", "stride 2, pad 1"))
+            for grad in ("dx", "dw", "db")
+        ),
+    )
+
+
 _SOBEL_AND_CROSS = (
     "np.array([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]],\n"
     "              [[[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]]]])"
@@ -226,6 +257,7 @@ _LAYERS_CHECKS = (
             assert conv_param == {"stride": 1, "pad": 1}, "conv_forward_naive changed conv_param"
         """),
     ),
+    _conv_backward_fixed("conv_forward_naive", "conv_backward_naive"),
     Check(
         "test_conv_backward_matches_numeric_gradient",
         _code("""
@@ -310,6 +342,7 @@ _LAYERS_CHECKS = (
             assert conv_param == {"stride": 1, "pad": 1}, f"conv_forward_im2col changed conv_param to {conv_param}"
         """),
     ),
+    _conv_backward_fixed("conv_forward_im2col", "conv_backward_im2col"),
     Check(
         "test_conv_backward_im2col_matches_numeric_gradient",
         _code("""
@@ -476,6 +509,25 @@ _LAYERS_CHECKS = (
             assert_raises(ValueError, lambda: batchnorm_forward(x, np.ones(3), np.zeros(3), {}),
                           what="batchnorm_forward without a mode")
         """),
+    ),
+    Check(
+        "test_batchnorm_backward_fixed_values",
+        _code("""
+            x = np.array([[1, 2, 0], [3, 6, 0], [5, 1, 3], [7, 3, 1]], dtype=float)
+            dout = np.array([[1, -1, 2], [0, 2, 1], [-2, 0, 1], [1, 1, -3]], dtype=float)
+            bn_param = {"mode": "train", "eps": 0.0}
+            out, cache = batchnorm_forward(x, np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0]), bn_param)
+            dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+            dx_alt, dgamma_alt, dbeta_alt = batchnorm_backward_alt(dout, cache)
+        """),
+        (
+            ("dx", "dx of batchnorm_backward"),
+            ("dgamma", "dgamma of batchnorm_backward"),
+            ("dbeta", "dbeta of batchnorm_backward"),
+            ("dx_alt", "dx of batchnorm_backward_alt"),
+            ("dgamma_alt", "dgamma of batchnorm_backward_alt"),
+            ("dbeta_alt", "dbeta of batchnorm_backward_alt"),
+        ),
     ),
     Check(
         "test_batchnorm_backward_matches_numeric_gradient",
