@@ -42,6 +42,10 @@ from autograder.release import (
 # that installing a bundle never replaces a kit installed in the same environment.
 BUNDLE_PROJECT_NAME = "cnnkit-autograder"
 SCRIPTS = ("setup.sh", "run_autograder")
+# Where the base image has no Python 3.11+ (Ubuntu 22.04), setup.sh installs uv from PyPI
+# and a standalone CPython with it: the same minor version as the kit's own environment.
+UV_PIN = "uv==0.13.9"
+UV_PYTHON = "3.11"
 
 
 @dataclass
@@ -84,7 +88,12 @@ def bundle_contents(assignment: str, kit_root: Path = KIT_ROOT, *, include_data:
                 contents[f"datasets/cache/{path.relative_to(cache).as_posix()}"] = path.read_bytes()
     contents["pyproject.toml"] = bundle_pyproject(kit_root).encode()
     contents["requirements.lock"] = runtime_lock(kit_root).encode()
-    values = {"ASSIGNMENT": spec.name, "NUMPY": pinned(lock_lines(kit_root), "numpy").split("==")[1]}
+    values = {
+        "ASSIGNMENT": spec.name,
+        "NUMPY": pinned(lock_lines(kit_root), "numpy").split("==")[1],
+        "UV_PIN": UV_PIN,
+        "UV_PYTHON": UV_PYTHON,
+    }
     for script in SCRIPTS:
         contents[script] = fill_template((TEMPLATES / "gradescope" / script).read_text(), values).encode()
     return contents

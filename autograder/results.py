@@ -67,6 +67,7 @@ class GradeReport(_PlainText):
     execution_time: float = 0.0
     output: str = ""  # messages for the whole submission (rejected files, crashes)
     interrupted: bool = False  # the run was stopped (Ctrl-C) before every test ran
+    rejected: str = ""  # why the submission could not be graded at all (every test then failed); '' if it was
 
     _PLAIN_FIELDS = ("output",)
 
