@@ -311,6 +311,7 @@ class ResultsCollector:
         self.report = GradeReport(assignment=assignment)
         self._items: dict[str, pytest.Item] = {}
         self._names: dict[str, str] = {}
+        self._selected: list[str] = []
         self._failures: dict[str, str] = {}
         self._outputs: dict[str, list[str]] = {}
         self._skipped: set[str] = set()
@@ -322,6 +323,10 @@ class ResultsCollector:
         for item in items:
             self._items[item.nodeid] = item
         self._names.update(test_names(items))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # The items left once -k and other options have deselected theirs.
+        self._selected = [item.nodeid for item in session.items]
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -373,11 +378,12 @@ class ResultsCollector:
         return self._name(item) if item is not None else None
 
     def collected_count(self) -> int:
-        return len(self._items)
+        """How many tests the run selected."""
+        return len(self._selected)
 
     def fail_all_collected(self, message: str) -> list[TestResult]:
-        """A failed TestResult (0 of its points) for every collected test: the tests a submission did not pass."""
-        return [self._result(item, failed=True, output=message) for item in self._items.values()]
+        """A failed TestResult (0 of its points) for every selected test: the tests a submission did not pass."""
+        return [self._result(self._items[nodeid], failed=True, output=message) for nodeid in self._selected]
 
     def _name(self, item: pytest.Item) -> str:
         return self._names.get(item.nodeid) or _test_name(item)
