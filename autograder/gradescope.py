@@ -3,9 +3,10 @@
 The zip is what Gradescope's "Zip file upload" autograder expects, everything at its
 top level:
 
-- setup.sh: run once when Gradescope builds the image; creates a venv with the pinned
-  dependencies (torch from PyTorch's CPU-only index, the rest from requirements.lock)
-  and installs the kit into it in editable mode;
+- setup.sh: run once when Gradescope builds the image; finds or installs a Python
+  3.11+ (python3-venv on Ubuntu 24.04, a uv-installed CPython on 22.04), creates a
+  venv with the pinned dependencies (torch from PyTorch's CPU-only index, the rest
+  from requirements.lock) and installs the kit into it in editable mode;
 - run_autograder: run for every submission; grades /autograder/submission with
   `python -m autograder grade` (sandboxed) into /autograder/results/results.json,
   and writes a zero-score results.json if the grader itself fails;
@@ -141,5 +142,8 @@ def run(args: argparse.Namespace) -> int:
     bundle = build_bundle(args.assignment, args.out, include_data=args.include_data)
     size = bundle.zip_path.stat().st_size
     print(f"gradescope: {bundle.zip_path} ({len(bundle.files)} files, {size / 1024:.0f} KiB) for '{bundle.assignment}'")
-    print("gradescope: upload it as the assignment's autograder (Ubuntu 24.04 base image); see docs/instructors.md")
+    print(
+        "gradescope: upload it as the assignment's autograder (Ubuntu 22.04 or 24.04 base image) and set its "
+        "timeout; see docs/instructors.md"
+    )
     return 0
