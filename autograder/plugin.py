@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from autograder.assignments import KIT_ROOT, AssignmentSpec, get_assignment
+from autograder.assignments import ASSIGNMENTS, KIT_ROOT, AssignmentSpec, get_assignment
 from autograder.implementation import LocalImplementation
 from autograder.results import VISIBILITIES, GradeReport, TestResult, truncate
 
@@ -69,8 +69,6 @@ def local_timeout(config: pytest.Config, item: pytest.Item) -> float | None:
     """
     if config.getoption("--sandbox") or not config.pluginmanager.hasplugin("timeout") or _user_set_timeout(config):
         return None
-    from autograder.assignments import ASSIGNMENTS
-
     path = Path(item.path).resolve()
     for name, spec in ASSIGNMENTS.items():
         if spec.student_dir in path.parents and name in LOCAL_TIMEOUTS:
@@ -148,8 +146,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not config.getoption("--sandbox"):
         return
-    from autograder.assignments import ASSIGNMENTS
-
     paths = [Path(arg.split("::")[0]).resolve() for arg in config.args]
     for name, spec in ASSIGNMENTS.items():
         if any(path == spec.student_dir or spec.student_dir in path.parents for path in paths):
