@@ -149,6 +149,8 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
     for test in report.get("tests", []):
         parts[test["part"]] = parts.get(test["part"], 0.0) + float(test["score"])
         maxima[test["part"]] = maxima.get(test["part"], 0.0) + float(test["max_score"])
+    if report.get("rejected") and status == "graded":
+        status = "not graded: " + str(report["rejected"]).splitlines()[0][:200]
     if not report.get("tests") and status == "graded":
         lines = str(report.get("output") or "").strip().splitlines()
         status = "not graded: " + (lines[0][:200] if lines else "no test ran")
@@ -200,8 +202,29 @@ def grade_all(folder: Path, spec: AssignmentSpec, csv_path: Path, args: argparse
                 f"({outcome.seconds:.1f} s) {outcome.status}",
                 flush=True,
             )
+    _fill_missing_maxima(outcomes, spec, args)
     write_csv(outcomes, spec, csv_path)
     return outcomes
+
+
+def _fill_missing_maxima(outcomes: list[Outcome], spec: AssignmentSpec, args: argparse.Namespace) -> None:
+    """Give submissions whose grading wrote no tests (a crash, a timeout) the assignment's maximum.
+
+    Every row of the CSV then has the same max_total, whatever happened to it.
+    """
+    missing = [outcome for outcome in outcomes if not outcome.max_total]
+    if not missing:
+        return
+    from autograder.runner import collect_tests  # pytest is only needed when some grading failed
+
+    keyword = ("-k", args.keyword) if getattr(args, "keyword", None) else ()
+    try:
+        maximum = collect_tests(spec, hidden=spec.hidden_tests_dir.is_dir(), extra_args=keyword).max_score
+    except Exception as error:  # noqa: BLE001 - the CSV is written even so, with the maxima unknown
+        print(f"batch: could not count the assignment's points: {error}", file=sys.stderr)
+        return
+    for outcome in missing:
+        outcome.max_total = maximum
 
 
 def run(args: argparse.Namespace) -> int:

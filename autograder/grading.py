@@ -25,7 +25,7 @@ from pathlib import Path
 from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
 from autograder.report import format_table, write_gradescope_results, write_json_atomically
 from autograder.results import GradeReport
-from autograder.runner import run_tests
+from autograder.runner import collect_tests, run_tests
 from autograder.submission import SubmissionRejected, stage_submission
 
 INTERNAL_FAILURE = (
@@ -74,7 +74,7 @@ def grade_submission(
         if broken_sandbox:  # the machine or the kit failed, not the submission
             raise RuntimeError(f"the sandbox could not be started:\n{broken_sandbox[0][:2000]}")
     except SubmissionRejected as error:
-        report = GradeReport(assignment=spec.name, output=f"Your submission could not be graded: {error}\n")
+        report = rejected_report(spec, f"Your submission could not be graded: {error}", pytest_args)
     except BaseException as error:  # noqa: BLE001 - a results file must be written whatever went wrong
         details = "".join(traceback.format_exception(type(error), error, error.__traceback__))[-3000:]
         report = GradeReport(assignment=spec.name, output=INTERNAL_FAILURE + details)
@@ -85,6 +85,22 @@ def grade_submission(
         if staged is not None:
             staged.cleanup()
     _write(report, started, out, report_path)
+    return report
+
+
+def rejected_report(spec: AssignmentSpec, reason: str, pytest_args: tuple[str, ...] = ()) -> GradeReport:
+    """A report for a submission that cannot be tested: every test it would face, failed with the reason.
+
+    Like any failing submission it shows each test and the full maximum, not an empty
+    list worth nothing.
+    """
+    report = GradeReport(assignment=spec.name, output=reason + "\n", rejected=reason)
+    try:
+        planned = collect_tests(spec, hidden=spec.hidden_tests_dir.is_dir(), message=reason, extra_args=pytest_args)
+    except Exception as error:  # noqa: BLE001 - the reason must reach the student even so
+        report.output += f"(The list of tests could not be made: {error})\n"
+    else:
+        report.tests = planned.tests
     return report
 
 

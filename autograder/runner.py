@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import time
 from pathlib import Path
 
@@ -28,22 +30,11 @@ def run_tests(
     imported in-process, which is only for trusted code (the kit's own, or a
     student's own files on their machine).
     """
-    test_paths = [spec.student_dir]
-    if hidden:
-        test_paths.append(spec.hidden_tests_dir)
-    args = [str(path) for path in test_paths]
-    args += [
-        "--implementation",
-        str(Path(implementation_dir).resolve()),
-        "--rootdir",
-        str(KIT_ROOT),
-        "--import-mode=importlib",
-        "-p",
-        "no:cacheprovider",
-        "--call-timeout",
-        str(call_timeout),
-    ]
-    if quiet:
+    args = _pytest_args(spec, implementation_dir, hidden=hidden, call_timeout=call_timeout)
+    # Quiet runs keep pytest's terminal but send it nowhere: pytest-timeout writes to it
+    # when it stops a test. The sandboxed grader has no such timer and needs no terminal.
+    silenced = quiet and not sandbox
+    if quiet and sandbox:
         args += ["-p", "no:terminal"]
     if sandbox:
         args.append("--sandbox")
@@ -59,7 +50,8 @@ def run_tests(
         )
         plugins.append(PreloadedImplementations({spec.name: sandboxed}))
     try:
-        exit_code = pytest.main(args, plugins=plugins)
+        with contextlib.redirect_stdout(io.StringIO()) if silenced else contextlib.nullcontext():
+            exit_code = pytest.main(args, plugins=plugins)
     finally:
         if sandboxed is not None:  # pytest closes it too, unless it stopped before configuring
             sandboxed.close()
@@ -68,7 +60,77 @@ def run_tests(
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
         report.output += f"The tests could not all be collected; this is a fault of the kit:\n{details}\n"
+    report.output += _stop_notes(collector, interrupted=exit_code == pytest.ExitCode.INTERRUPTED)
+    report.interrupted = exit_code == pytest.ExitCode.INTERRUPTED
+    _order_and_number(report, spec)
+    return report
+
+
+def _pytest_args(spec: AssignmentSpec, implementation_dir: Path, *, hidden: bool, call_timeout: float) -> list[str]:
+    """pytest's arguments for the public tests (and the hidden ones) of spec against implementation_dir."""
+    test_paths = [spec.student_dir]
+    if hidden:
+        test_paths.append(spec.hidden_tests_dir)
+    return [str(path) for path in test_paths] + [
+        "--implementation",
+        str(Path(implementation_dir).resolve()),
+        "--rootdir",
+        str(KIT_ROOT),
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        "--call-timeout",
+        str(call_timeout),
+    ]
+
+
+def _stop_notes(collector: ResultsCollector, *, interrupted: bool) -> str:
+    """Lines saying which tests ran out of time, and where a Ctrl-C stopped the run."""
+    notes = ""
+    if collector.timed_out:
+        notes += f"{len(collector.timed_out)} test(s) ran out of time and were stopped:\n"
+        notes += "".join(f"  - {name}\n" for name in collector.timed_out)
+    if interrupted:
+        running = collector.running_name()
+        during = f" during '{running}'" if running else ""
+        ran = len(collector.report.tests)
+        notes += (
+            f"Interrupted{during}: {ran} of {collector.collected_count()} tests ran; "
+            "the others are not in this table and count 0 here.\n"
+        )
+    return notes
+
+
+def _order_and_number(report: GradeReport, spec: AssignmentSpec) -> None:
     order = {part: index for index, part in enumerate(spec.parts)}
     report.tests.sort(key=lambda test: order.get(test.part, len(order)))
     report.number_tests()
+
+
+def collect_tests(
+    spec: AssignmentSpec, *, hidden: bool, message: str = "not run", extra_args: tuple[str, ...] = ()
+) -> GradeReport:
+    """Every test a run of run_tests(spec, hidden=hidden) would grade, none run: each failed, 0 of its points.
+
+    What a submission that cannot be tested at all scores, and the sums of its
+    max_score are the points of the assignment (public and hidden). Collecting
+    imports the test files but no implementation.
+    """
+    args = _pytest_args(spec, spec.student_dir, hidden=hidden, call_timeout=10.0)
+    args += ["--collect-only", "-p", "no:terminal", *extra_args]
+    collector = ResultsCollector(spec.name)
+    exit_code = pytest.main(args, plugins=[collector])
+    if collector.collection_errors or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
+        raise RuntimeError(f"the tests of {spec.name} could not be collected:\n{details}")
+    report = collector.report
+    report.tests = collector.fail_all_collected(message)
+    _order_and_number(report, spec)
     return report
+
+
+def count_points(spec: AssignmentSpec) -> dict[str, float]:
+    """{'public': P, 'hidden': H}: the points the public tests and the hidden tests (0 where none exist) are worth."""
+    report = collect_tests(spec, hidden=spec.hidden_tests_dir.is_dir())
+    totals = report.audience_totals()
+    return {"public": totals["public"][1], "hidden": totals["hidden"][1]}

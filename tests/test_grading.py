@@ -12,6 +12,7 @@ import pytest
 from autograder import grading
 from autograder.assignments import LAYERS
 from autograder.cli import main
+from autograder.runner import count_points
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "tests"}
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
@@ -39,6 +40,12 @@ def test_grading_the_reference_gives_full_marks_public_and_hidden(tmp_path, caps
     for part in LAYERS.parts:
         assert f"{part}:" in table
     assert "total:" in table
+    # What the release tells students (tools/points.json, counted by collecting) matches a real grading.
+    public = sum(test["max_score"] for test in results["tests"] if test["visibility"] == "visible")
+    hidden = sum(test["max_score"] for test in results["tests"] if test["visibility"] != "visible")
+    assert count_points(LAYERS) == {"public": public, "hidden": hidden}
+    assert f"Public tests (the ones you have): {public:g}/{public:g} points" in results["output"]
+    assert "Points per part:" in results["output"]
 
 
 def test_grading_the_stubs_gives_zero_with_a_reason_for_every_test(tmp_path):
@@ -68,6 +75,10 @@ def test_a_rejected_submission_still_gets_a_results_file(tmp_path):
     assert main(["grade", str(junk), "--assignment", "layers", "--out", str(out), "-q"]) == 0
     results = load_results(out)
     assert results["score"] == 0 and "could not be graded" in results["output"]
+    # Like any failing submission: every test, each at 0 with the reason, and the full maximum.
+    counted = count_points(LAYERS)
+    assert sum(test["max_score"] for test in results["tests"]) == counted["public"] + counted["hidden"] > 0
+    assert all(test["score"] == 0 and "could not be graded" in test["output"] for test in results["tests"])
 
 
 def test_an_internal_failure_still_writes_a_valid_results_file(tmp_path, monkeypatch):
@@ -114,6 +125,12 @@ def test_batch_grades_every_submission_and_survives_broken_ones(tmp_path, capsys
     assert float(rows["alice_real"]["total"]) == float(rows["alice_real"]["max_total"]) > 0
     assert float(rows["bob"]["conv"]) > 0 and float(rows["bob"]["pooling"]) == 0  # pooling.py was not submitted
     assert rows["bob"]["status"] == "graded" and rows["carol"]["status"].startswith("not graded")
+    # Not a zip: 0 of the full maximum, every test listed, like any failing submission.
+    assert rows["carol"]["total"] == "0" and rows["carol"]["max_total"] == rows["alice_real"]["max_total"]
+    carol = load_results(tmp_path / "out" / "grades_results" / "carol" / "results.json")
+    assert len(carol["tests"]) == len(
+        load_results(tmp_path / "out" / "grades_results" / "alice_real" / "results.json")["tests"]
+    )
     for name in rows:
         load_results(tmp_path / "out" / "grades_results" / name / "results.json")
 
@@ -126,6 +143,7 @@ def test_batch_gives_zero_to_a_submission_whose_grading_runs_too_long(tmp_path):
     assert main(args) == 1
     row = next(csv.DictReader(grades.open()))
     assert row["total"] == "0" and "longer than" in row["status"]
+    assert float(row["max_total"]) == sum(count_points(LAYERS).values())  # every row carries the maximum
     results = load_results(tmp_path / "grades_results" / "slow" / "results.json")
     assert results["score"] == 0 and "longer than" in results["output"]
 
