@@ -42,8 +42,8 @@ def format_table(report: GradeReport, *, title: str = "", show_passed: bool = Tr
     for part, (score, max_score) in report.part_totals().items():
         lines.append(f"{part:>12}: {score:g}/{max_score:g}")
     lines.append(f"{'total':>12}: {report.score:g}/{report.max_score:g}   ({report.execution_time:.1f} s)")
-    if report.output:
-        lines += ["", report.output.rstrip()]
+    if report.message:
+        lines += ["", report.message.rstrip()]
     return "\n".join(lines)
 
 

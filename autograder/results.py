@@ -41,6 +41,16 @@ class GradeReport:
     tests: list[TestResult] = field(default_factory=list)
     execution_time: float = 0.0
     output: str = ""  # messages for the whole submission (rejected files, crashes)
+    # Why grading ended before every test ran in full (a spent time budget, a signal); shown before output.
+    stopped_early: str = ""
+    interrupted: str = ""  # the signal that ended grading before it finished ('SIGTERM'); '' if none
+
+    @property
+    def message(self) -> str:
+        """The message for the whole submission: why grading stopped early, if it did, then output."""
+        if not self.stopped_early:
+            return self.output
+        return self.stopped_early.rstrip("\n") + "\n" + (f"\n{self.output}" if self.output else "")
 
     @property
     def score(self) -> float:
@@ -72,7 +82,7 @@ class GradeReport:
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.output,
+            "output": self.message,
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": [

@@ -19,14 +19,21 @@ def run_tests(
     hidden: bool = False,
     sandbox: bool = False,
     call_timeout: float = 10.0,
+    time_budget: float | None = None,
     quiet: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> GradeReport:
     """Run the public tests (and the hidden ones if asked) against the files in implementation_dir.
 
-    With sandbox=True the implementation runs in worker processes; otherwise it is
-    imported in-process, which is only for trusted code (the kit's own, or a
-    student's own files on their machine).
+    With sandbox=True the implementation runs in worker processes, within time_budget
+    seconds in all (None: the sandbox's default); otherwise it is imported in-process,
+    which is only for trusted code (the kit's own, or a student's own files on their
+    machine).
+
+    Every selected test is in the report. Where the sandbox's time budget ran out, or
+    a signal (SIGTERM, Ctrl-C) ended the run, report.stopped_early says so and what
+    was graded; after a signal, report.interrupted names it and the tests that had not
+    finished are listed as failed.
     """
     test_paths = [spec.student_dir]
     if hidden:
@@ -47,6 +54,8 @@ def run_tests(
         args += ["-p", "no:terminal"]
     if sandbox:
         args.append("--sandbox")
+    if time_budget is not None:
+        args += ["--time-budget", str(time_budget)]
     args += list(extra_args)
     collector = ResultsCollector(spec.name)
     started = time.perf_counter()
@@ -55,7 +64,7 @@ def run_tests(
     if sandbox:
         # Built before pytest starts, so the worker boots while pytest loads and collects.
         sandboxed = make_implementation(
-            spec, Path(implementation_dir).resolve(), sandbox=True, call_timeout=call_timeout
+            spec, Path(implementation_dir).resolve(), sandbox=True, call_timeout=call_timeout, time_budget=time_budget
         )
         plugins.append(PreloadedImplementations({spec.name: sandboxed}))
     try:
@@ -65,6 +74,13 @@ def run_tests(
             sandboxed.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
+    notes = []
+    if sandboxed is not None and collector.ran_out_at is not None:
+        notes.append(_out_of_time_note(report, collector.ran_out_at, sandboxed.limits.time_budget))
+    if collector.interrupted or exit_code == pytest.ExitCode.INTERRUPTED:
+        report.interrupted = collector.interrupted or "SIGINT"
+        notes.append(_interrupted_note(report, collector))
+    report.stopped_early = "\n".join(notes)
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
         report.output += f"The tests could not all be collected; this is a fault of the kit:\n{details}\n"
@@ -72,3 +88,27 @@ def run_tests(
     report.tests.sort(key=lambda test: order.get(test.part, len(order)))
     report.number_tests()
     return report
+
+
+def _out_of_time_note(report: GradeReport, graded: int, budget: float) -> str:
+    rest = report.tests[graded:]
+    failed = sum(1 for test in rest if test.status != "passed")
+    return (
+        f"Grading stopped early: the submission used up its time budget of {budget:g} s (the time spent "
+        f"starting its workers, importing its files and running its calls). {graded} of {len(report.tests)} "
+        f"tests were graded before that; {failed} of the other {len(rest)} failed because its code was "
+        "stopped or not run, and score 0."
+    )
+
+
+def _interrupted_note(report: GradeReport, collector: ResultsCollector) -> str:
+    graded = len(report.tests)
+    unfinished = collector.fail_unfinished(
+        f"not graded: grading was interrupted ({report.interrupted}) before this test finished"
+    )
+    if not report.tests:
+        return f"Grading was interrupted ({report.interrupted}) before any test was graded."
+    return (
+        f"Grading was interrupted ({report.interrupted}) before it finished: {graded} of {len(report.tests)} "
+        f"tests were graded; the other {unfinished} are listed as failed with 0 points."
+    )
