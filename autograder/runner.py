@@ -95,9 +95,9 @@ def _out_of_time_note(report: GradeReport, graded: int, budget: float) -> str:
     failed = sum(1 for test in rest if test.status != "passed")
     return (
         f"Grading stopped early: the submission used up its time budget of {budget:g} s (the time spent "
-        f"starting its workers, importing its files and running its calls). {graded} of {len(report.tests)} "
-        f"tests were graded before that; {failed} of the other {len(rest)} failed because its code was "
-        "stopped or not run, and score 0."
+        f"starting its workers, importing its files and running its calls). {graded} of the {len(report.tests)} "
+        f"tests ran in full before that; in the other {len(rest)} its code was stopped or not run, and {failed} "
+        "of them failed with 0 points."
     )
 
 
@@ -109,6 +109,6 @@ def _interrupted_note(report: GradeReport, collector: ResultsCollector) -> str:
     if not report.tests:
         return f"Grading was interrupted ({report.interrupted}) before any test was graded."
     return (
-        f"Grading was interrupted ({report.interrupted}) before it finished: {graded} of {len(report.tests)} "
-        f"tests were graded; the other {unfinished} are listed as failed with 0 points."
+        f"Grading was interrupted ({report.interrupted}) before it finished: {graded} of the {len(report.tests)} "
+        f"tests had been graded; the other {unfinished} are listed as failed with 0 points."
     )
