@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grading
+from autograder import batch, grading
 from autograder.assignments import KIT_ROOT, LAYERS
 from autograder.cli import main
 from autograder.runner import run_tests
@@ -116,7 +116,9 @@ def test_even_an_interrupt_leaves_a_results_file(tmp_path, monkeypatch):
     out = tmp_path / "results.json"
     with pytest.raises(KeyboardInterrupt):
         grading.grade_submission(LAYERS.reference_dir, LAYERS, out)
-    assert load_results(out)["score"] == 0
+    results = load_results(out)
+    assert results["score"] == 0
+    assert results["output"].startswith("Grading was interrupted (SIGINT) before any test was graded")
 
 
 def test_batch_grades_every_submission_and_survives_broken_ones(tmp_path, capsys):
@@ -241,3 +243,25 @@ def test_sigterm_writes_the_tests_graded_so_far_marked_as_interrupted(tmp_path):
     assert graded and all(test["status"] == "passed" for test in graded)
     assert unfinished and all(test["score"] == 0 for test in unfinished)
     assert all("interrupted (SIGTERM) before this test finished" in test["output"] for test in unfinished)
+
+
+def test_batch_gives_each_grader_the_time_budget(tmp_path, monkeypatch):
+    commands = []
+
+    class Recorded:
+        returncode = 0
+
+        def __init__(self, command, **kwargs):
+            commands.append(command)
+
+        def communicate(self, timeout=None):
+            return b"", b""
+
+    monkeypatch.setattr(batch.subprocess, "Popen", Recorded)
+    (tmp_path / "submissions" / "alice").mkdir(parents=True)
+    grades = tmp_path / "grades.csv"
+    main(
+        ["batch", str(tmp_path / "submissions"), "--assignment", "layers", "--out", str(grades), "--time-budget", "42"]
+    )
+    (command,) = commands
+    assert command[command.index("--time-budget") + 1] == "42.0"
