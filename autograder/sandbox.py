@@ -259,13 +259,17 @@ class SandboxImplementation:
             raise AttributeError(name)
         function_spec = self.spec.function(name)  # AttributeError for names that are not graded
 
+        # Everything a call does is charged to the time budget: waiting for a worker to start and
+        # import the submission, the call itself, and replacing a worker that crashed or hung.
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True  # pytest shows the test's line, not the proxy's frames
-            return self._call(function_spec, args, kwargs)
+            with self._charged():
+                return self._call(function_spec, args, kwargs)
 
         def call_perturbed(arguments: list, *, wrt: int, take: int, step: float) -> np.ndarray:
             __tracebackhide__ = True
-            return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
+            with self._charged():
+                return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
 
         call.__name__ = call.__qualname__ = name
         call.__doc__ = f"{name} of the submission, run in the sandbox."
@@ -419,10 +423,9 @@ class SandboxImplementation:
 
         None starts once the time budget is spent: no call would use it.
         """
-        with self._charged():
-            self._stop_worker()
-            if not self._closed and not self.out_of_time:
-                self._start_worker()
+        self._stop_worker()
+        if not self._closed and not self.out_of_time:
+            self._start_worker()
 
     # --- the time budget ----------------------------------------------------------------
 
@@ -457,12 +460,8 @@ class SandboxImplementation:
 
         A file whose import hangs or ends the worker is marked broken, and a new
         worker starts without it, so only the functions of that file fail.
+        _OutOfTime where the time budget runs out first.
         """
-        with self._charged():
-            return self._start_and_import()
-
-    def _start_and_import(self) -> WorkerProcess:
-        """_ready_worker's work; _OutOfTime when the time budget runs out before the worker is ready."""
         modules = (*self.spec.files, *getattr(self.spec, "support_files", ()))
         for _ in range(len(modules) + 2):
             if self._worker is None:
@@ -570,16 +569,15 @@ class SandboxImplementation:
 
     def _call(self, function: FunctionSpec, args: tuple, kwargs: dict) -> Any:
         __tracebackhide__ = True
-        with self._charged():
-            name = function.name
-            worker = self._worker_for(function)
-            message, encoder = self._request(function, args, kwargs)
-            frame = self._exchange(worker, name, encoder.frame(message), self.call_timeout)
-            try:
-                return self._unpack(function, message["seq"], frame, encoder.tracked)
-            except wire.ProtocolError as error:
-                self._replace_worker()
-                raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+        name = function.name
+        worker = self._worker_for(function)
+        message, encoder = self._request(function, args, kwargs)
+        frame = self._exchange(worker, name, encoder.frame(message), self.call_timeout)
+        try:
+            return self._unpack(function, message["seq"], frame, encoder.tracked)
+        except wire.ProtocolError as error:
+            self._replace_worker()
+            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
 
     def _exchange(
         self, worker: WorkerProcess, name: str, request: Any, timeout: float, since: float | None = None
@@ -591,34 +589,31 @@ class SandboxImplementation:
         calls fail at once (see _worker_for).
         """
         __tracebackhide__ = True
-        with self._charged():
-            started = time.monotonic() if since is None else since
-            deadline, by_budget = self._deadline(started + timeout - time.monotonic())
-            try:
-                if request is not None:
-                    worker.send(request, deadline)
-                frame = worker.receive(deadline)
-            except TimeoutError:
-                self._replace_worker()
-                if by_budget:
-                    raise self._budget_error(name, stopped_after=time.monotonic() - started) from None
-                message = (
-                    f"{name} did not return within {timeout:g} s; it was stopped "
-                    "(look for an infinite loop, or code far slower than it needs to be)"
-                )
-                self._timed_out.setdefault(name, message)
-                raise SubmissionError(message) from None
-            except (EOFError, OSError) as error:
-                ending = (
-                    describe_exit(worker.ended()) if isinstance(error, EOFError) else f"the worker failed ({error})"
-                )
-                self._replace_worker()
-                raise SubmissionError(f"{ending} while running {name}") from None
-            except wire.ProtocolError as error:
-                self._replace_worker()
-                raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
-            self._drain_output(worker)
-            return frame
+        started = time.monotonic() if since is None else since
+        deadline, by_budget = self._deadline(started + timeout - time.monotonic())
+        try:
+            if request is not None:
+                worker.send(request, deadline)
+            frame = worker.receive(deadline)
+        except TimeoutError:
+            self._replace_worker()
+            if by_budget:
+                raise self._budget_error(name, stopped_after=time.monotonic() - started) from None
+            message = (
+                f"{name} did not return within {timeout:g} s; it was stopped "
+                "(look for an infinite loop, or code far slower than it needs to be)"
+            )
+            self._timed_out.setdefault(name, message)
+            raise SubmissionError(message) from None
+        except (EOFError, OSError) as error:
+            ending = describe_exit(worker.ended()) if isinstance(error, EOFError) else f"the worker failed ({error})"
+            self._replace_worker()
+            raise SubmissionError(f"{ending} while running {name}") from None
+        except wire.ProtocolError as error:
+            self._replace_worker()
+            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+        self._drain_output(worker)
+        return frame
 
     def _call_perturbed(
         self, function: FunctionSpec, arguments: list, *, wrt: int, take: int, step: float
@@ -638,16 +633,8 @@ class SandboxImplementation:
         worker goes on through the second half itself ("settle"); the first half's
         failure comes first; output comes in the order of the entries.
 
-        The whole batch is charged to the time budget, and its timeout grows with its
-        size up to GRADIENT_BATCH_CALLS calls' time.
+        The batch's timeout grows with its size up to GRADIENT_BATCH_CALLS calls' time.
         """
-        __tracebackhide__ = True
-        with self._charged():
-            return self._perturbed_batch(function, arguments, wrt=wrt, take=take, step=step)
-
-    def _perturbed_batch(
-        self, function: FunctionSpec, arguments: list, *, wrt: int, take: int, step: float
-    ) -> np.ndarray:
         __tracebackhide__ = True
         name = function.name
         point = arguments[wrt]
