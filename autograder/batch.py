@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
+from autograder.grading import positive_seconds
 from autograder.report import write_json_atomically
-from autograder.sandbox import HIDE_VARIABLE
+from autograder.sandbox import DEFAULT_TIME_BUDGET, HIDE_VARIABLE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="the CSV of grades; results go to a folder beside it")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds per call of a student function")
+    parser.add_argument(
+        "--time-budget",
+        type=positive_seconds,
+        default=DEFAULT_TIME_BUDGET,
+        help=f"seconds the sandbox may spend on each submission in all (default {DEFAULT_TIME_BUDGET:g})",
+    )
     parser.add_argument(
         "--submission-timeout", type=float, default=1800.0, help="seconds one submission's grading may take in all"
     )
@@ -111,6 +118,8 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         str(report_path),
         "--call-timeout",
         str(args.call_timeout),
+        "--time-budget",
+        str(getattr(args, "time_budget", DEFAULT_TIME_BUDGET)),
         "--quiet",
     ]
     if getattr(args, "keyword", None):

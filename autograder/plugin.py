@@ -39,6 +39,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run the implementation in a sandboxed worker process (what the grader does)",
     )
     group.addoption("--call-timeout", type=float, default=10.0, help="seconds per sandboxed call")
+    group.addoption(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="seconds the sandbox may spend on the submission in all (default: the sandbox's own)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -169,17 +175,27 @@ def implementation_for(config: pytest.Config, assignment: str) -> Any:
         option = config.getoption("--implementation")
         directory = Path(option).resolve() if option else spec.student_dir
         implementations[assignment] = make_implementation(
-            spec, directory, sandbox=config.getoption("--sandbox"), call_timeout=config.getoption("--call-timeout")
+            spec,
+            directory,
+            sandbox=config.getoption("--sandbox"),
+            call_timeout=config.getoption("--call-timeout"),
+            time_budget=config.getoption("--time-budget"),
         )
     return implementations[assignment]
 
 
-def make_implementation(spec: AssignmentSpec, directory: Path, *, sandbox: bool, call_timeout: float) -> Any:
-    """A sandboxed worker for the files in directory, or (trusted code only) an in-process import of them."""
+def make_implementation(
+    spec: AssignmentSpec, directory: Path, *, sandbox: bool, call_timeout: float, time_budget: float | None = None
+) -> Any:
+    """A sandboxed worker for the files in directory, or (trusted code only) an in-process import of them.
+
+    time_budget: seconds the sandbox may spend on the submission in all (None: SandboxLimits' default).
+    """
     if sandbox:
         from autograder.sandbox import SandboxImplementation
 
-        return SandboxImplementation(spec, directory, call_timeout=call_timeout)
+        limits = {} if time_budget is None else {"time_budget": time_budget}
+        return SandboxImplementation(spec, directory, call_timeout=call_timeout, **limits)
     return LocalImplementation(spec, directory, label=spec.name)
 
 
@@ -301,19 +317,27 @@ class PreloadedImplementations:
 
 
 class ResultsCollector:
-    """Plugin object that records one TestResult per graded test of a pytest run."""
+    """Plugin object that records one TestResult per graded test of a pytest run.
+
+    It also notes when a sandboxed implementation runs out of its time budget
+    (ran_out_at: how many tests were recorded before) and when the run is interrupted
+    (interrupted: the signal, 'SIGINT' for Ctrl-C); fail_unfinished() then lists the
+    selected tests that never finished.
+    """
 
     def __init__(self, assignment: str) -> None:
         self.report = GradeReport(assignment=assignment)
         self._items: dict[str, pytest.Item] = {}
         self._names: dict[str, str] = {}
-        self._selected: list[str] = []
+        self._selected: list[str] = []  # nodeids, once -k and other options have deselected theirs
         self._failures: dict[str, str] = {}
         self._outputs: dict[str, list[str]] = {}
         self._skipped: set[str] = set()
         self.collection_errors: list[str] = []
         self.timed_out: list[str] = []  # names of the tests pytest-timeout stopped, with where they hung
         self.running: str | None = None  # nodeid of the test under way (the one a Ctrl-C stops)
+        self.ran_out_at: int | None = None  # how many tests were recorded when the sandbox's time budget ran out
+        self.interrupted = ""  # the signal that stopped the run ('SIGTERM'), '' if none
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
@@ -323,6 +347,18 @@ class ResultsCollector:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         # The items left once -k and other options have deselected theirs.
         self._selected = [item.nodeid for item in session.items]
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo) -> None:
+        self.interrupted = str(excinfo.value) or "SIGINT"
+
+    def fail_unfinished(self, reason: str) -> int:
+        """Record every selected test that has no result yet as failed with `reason`; returns how many."""
+        recorded = {test.nodeid for test in self.report.tests}
+        unfinished = [self._items[nodeid] for nodeid in self._selected if nodeid not in recorded]
+        for item in unfinished:
+            self._failures[item.nodeid] = reason
+            self._record(item, failed=True)
+        return len(unfinished)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
@@ -385,6 +421,11 @@ class ResultsCollector:
         return self._names.get(item.nodeid) or _test_name(item)
 
     def _record(self, item: pytest.Item, failed: bool) -> None:
+        if self.ran_out_at is None and any(
+            getattr(implementation, "out_of_time", False)
+            for implementation in item.config.stash[_IMPLEMENTATIONS].values()
+        ):
+            self.ran_out_at = len(self.report.tests)
         message = self._failures.get(item.nodeid, "")
         student_output = "".join(self._outputs.get(item.nodeid, []))
         output = message

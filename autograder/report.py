@@ -60,7 +60,7 @@ def format_summary(report: GradeReport) -> str:
 
 def gradescope_output(report: GradeReport) -> str:
     """Gradescope's top-level output: the grading notes first, then the points per part and where they come from."""
-    blocks = [report.output.strip()] if report.output.strip() else []
+    blocks = [report.message.strip()] if report.message.strip() else []
     if report.tests:
         totals = report.audience_totals()
         blocks.append("Points per part:\n" + format_summary(report))
@@ -102,8 +102,8 @@ def format_table(
     lines += ["", format_summary(report)]
     if split:
         lines.append(split)
-    if report.output:
-        lines += ["", report.output.rstrip()]
+    if report.message:
+        lines += ["", report.message.rstrip()]
     return "\n".join(lines)
 
 

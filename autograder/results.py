@@ -66,10 +66,19 @@ class GradeReport(_PlainText):
     tests: list[TestResult] = field(default_factory=list)
     execution_time: float = 0.0
     output: str = ""  # messages for the whole submission (rejected files, crashes)
-    interrupted: bool = False  # the run was stopped (Ctrl-C) before every test ran
     rejected: str = ""  # why the submission could not be graded at all (every test then failed); '' if it was
+    # Why grading ended before every test ran in full (a spent time budget, a signal); shown before output.
+    stopped_early: str = ""
+    interrupted: str = ""  # the signal that stopped the run before it finished ('SIGTERM', 'SIGINT'); '' if none
 
-    _PLAIN_FIELDS = ("output",)
+    _PLAIN_FIELDS = ("output", "stopped_early")
+
+    @property
+    def message(self) -> str:
+        """The message for the whole submission: why grading stopped early, if it did, then output."""
+        if not self.stopped_early:
+            return self.output
+        return self.stopped_early.rstrip("\n") + "\n" + (f"\n{self.output}" if self.output else "")
 
     @property
     def score(self) -> float:
@@ -110,7 +119,7 @@ class GradeReport(_PlainText):
         return {
             "score": self.score,
             "execution_time": round(self.execution_time, 3),
-            "output": self.output,
+            "output": self.message,
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": [

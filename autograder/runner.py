@@ -21,14 +21,21 @@ def run_tests(
     hidden: bool = False,
     sandbox: bool = False,
     call_timeout: float = 10.0,
+    time_budget: float | None = None,
     quiet: bool = True,
     extra_args: tuple[str, ...] = (),
 ) -> GradeReport:
     """Run the public tests (and the hidden ones if asked) against the files in implementation_dir.
 
-    With sandbox=True the implementation runs in worker processes; otherwise it is
-    imported in-process, which is only for trusted code (the kit's own, or a
-    student's own files on their machine).
+    With sandbox=True the implementation runs in worker processes, within time_budget
+    seconds in all (None: the sandbox's default); otherwise it is imported in-process,
+    which is only for trusted code (the kit's own, or a student's own files on their
+    machine).
+
+    Every selected test is in the report. Where the sandbox's time budget ran out, or
+    a signal (SIGTERM, Ctrl-C) ended the run, report.stopped_early says so and what
+    was graded; after a signal, report.interrupted names it and the tests that had not
+    finished are listed as failed.
     """
     args = _pytest_args(spec, implementation_dir, hidden=hidden, call_timeout=call_timeout)
     # Quiet runs keep pytest's terminal but send it nowhere: pytest-timeout writes to it
@@ -38,6 +45,8 @@ def run_tests(
         args += ["-p", "no:terminal"]
     if sandbox:
         args.append("--sandbox")
+    if time_budget is not None:
+        args += ["--time-budget", str(time_budget)]
     args += list(extra_args)
     collector = ResultsCollector(spec.name)
     started = time.perf_counter()
@@ -46,7 +55,7 @@ def run_tests(
     if sandbox:
         # Built before pytest starts, so the worker boots while pytest loads and collects.
         sandboxed = make_implementation(
-            spec, Path(implementation_dir).resolve(), sandbox=True, call_timeout=call_timeout
+            spec, Path(implementation_dir).resolve(), sandbox=True, call_timeout=call_timeout, time_budget=time_budget
         )
         plugins.append(PreloadedImplementations({spec.name: sandboxed}))
     try:
@@ -57,11 +66,18 @@ def run_tests(
             sandboxed.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
+    report.interrupted = collector.interrupted or ("SIGINT" if exit_code == pytest.ExitCode.INTERRUPTED else "")
+    notes = []
+    if sandboxed is not None and collector.ran_out_at is not None:
+        notes.append(_out_of_time_note(report, collector.ran_out_at, sandboxed.limits.time_budget))
+    # A grade lists every test, the unfinished ones failed; a student's local run lists what ran.
+    if report.interrupted and sandbox:
+        notes.append(_interrupted_note(report, collector))
+    report.stopped_early = "\n".join(notes)
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
         report.output += f"The tests could not all be collected; this is a fault of the kit:\n{details}\n"
-    report.output += _stop_notes(collector, interrupted=exit_code == pytest.ExitCode.INTERRUPTED)
-    report.interrupted = exit_code == pytest.ExitCode.INTERRUPTED
+    report.output += _stop_notes(collector, interrupted=bool(report.interrupted) and not sandbox)
     _order_and_number(report, spec)
     return report
 
@@ -134,3 +150,27 @@ def count_points(spec: AssignmentSpec) -> dict[str, float]:
     report = collect_tests(spec, hidden=spec.hidden_tests_dir.is_dir())
     totals = report.audience_totals()
     return {"public": totals["public"][1], "hidden": totals["hidden"][1]}
+
+
+def _out_of_time_note(report: GradeReport, graded: int, budget: float) -> str:
+    rest = report.tests[graded:]
+    failed = sum(1 for test in rest if test.status != "passed")
+    return (
+        f"Grading stopped early: the submission used up its time budget of {budget:g} s (the time spent "
+        f"starting its workers, importing its files and running its calls). {graded} of the {len(report.tests)} "
+        f"tests ran in full before that; in the other {len(rest)} its code was stopped or not run, and {failed} "
+        "of them failed with 0 points."
+    )
+
+
+def _interrupted_note(report: GradeReport, collector: ResultsCollector) -> str:
+    graded = len(report.tests)
+    unfinished = collector.fail_unfinished(
+        f"not graded: grading was interrupted ({report.interrupted}) before this test finished"
+    )
+    if not report.tests:
+        return f"Grading was interrupted ({report.interrupted}) before any test was graded."
+    return (
+        f"Grading was interrupted ({report.interrupted}) before it finished: {graded} of the {len(report.tests)} "
+        f"tests had been graded; the other {unfinished} are listed as failed with 0 points."
+    )

@@ -22,6 +22,14 @@ a SubmissionError, and a fresh worker serves the next call (forked in a millisec
 two by the grader's zygote: see sandbox_process._Zygote). close() ends the worker and
 every process it started.
 
+Grading time is bounded: after a function times out once, its later calls fail at
+once with that first failure's message (the tests of the other functions run as
+usual); and one time budget per submission (SandboxLimits.time_budget) covers every
+second the grader waits on it: worker starts and imports, calls, numeric-gradient
+batches and the helper. Each wait is cut to the budget left, and once it is spent
+every call fails at once, so a submission that hangs or crashes everywhere still
+grades in a bounded time with every test listed (out_of_time says whether it ran out).
+
 Numeric gradients (call_perturbed) are shared with a second worker, the helper, where
 the grader may use more than one CPU: each takes half of the entries, and the result,
 the error and the printed output are those of one worker doing it all.
@@ -45,6 +53,7 @@ from __future__ import annotations
 import atexit
 import base64
 import builtins
+import contextlib
 import itertools
 import os
 import shutil
@@ -52,7 +61,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -80,6 +89,15 @@ HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
 # A submission that keeps killing its workers gets no more helpers after this many.
 HELPER_STARTS = 3
+# Seconds of a submission's time budget (see SandboxImplementation): with Gradescope's default
+# limit of 10 minutes per submission, this leaves over 3 minutes for the container's start,
+# the grader's own work (about a second for `layers`) and writing the results.
+DEFAULT_TIME_BUDGET = 400.0
+# A numeric-gradient batch (one round trip for all of a gradient's evaluations) may take the
+# time of this many calls, whatever its size. The reference's largest batch (352 evaluations
+# of conv_forward_naive) took 0.12 s on a loaded 2-core machine, 250 times less than the 30 s
+# this allows with the default 10 s per call; only a hanging forward pass runs into it.
+GRADIENT_BATCH_CALLS = 3.0
 # glibc in a fresh process maps every block over 128 KiB on its own and unmaps it when
 # freed, so each such array the worker builds costs a page fault per 4 KiB, every time.
 # The worker keeps freed memory for reuse instead (its address-space limit still holds).
@@ -97,7 +115,7 @@ class SandboxLimits:
     processes: int = 32  # processes and threads of the worker's uid
     scratch_bytes: int = 64 * _MIB  # the tmpfs a worker may write into (root only)
     cache_limit: int = 512  # forward-pass caches a worker keeps (least recently used go first)
-    time_budget: float = 600.0  # seconds of calls per submission; past it every call fails at once
+    time_budget: float = DEFAULT_TIME_BUDGET  # seconds the grader may wait on the submission in all
     startup_timeout: float = 30.0  # seconds for a worker to start, before it imports student files
     max_reply_bytes: int = 512 * _MIB
     threads: int = 1  # BLAS and OpenMP threads of a worker
@@ -206,7 +224,10 @@ class SandboxImplementation:
         self._releases: list[tuple[int, int]] = []
         # handle id -> the caller's arguments of the call that made that cache (see _write_back)
         self._cache_arguments: dict[int, list] = {}
-        self._budget = self.limits.time_budget
+        # The time budget: seconds charged so far, and since when the block being charged now runs.
+        self._spent = 0.0
+        self._charge_started: float | None = None
+        self._timed_out: dict[str, str] = {}  # function -> the message of its first timeout
         self._output = bytearray()
         self._output_dropped = 0
         self._worker: WorkerProcess | None = None
@@ -238,13 +259,17 @@ class SandboxImplementation:
             raise AttributeError(name)
         function_spec = self.spec.function(name)  # AttributeError for names that are not graded
 
+        # Everything a call does is charged to the time budget: waiting for a worker to start and
+        # import the submission, the call itself, and replacing a worker that crashed or hung.
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True  # pytest shows the test's line, not the proxy's frames
-            return self._call(function_spec, args, kwargs)
+            with self._charged():
+                return self._call(function_spec, args, kwargs)
 
         def call_perturbed(arguments: list, *, wrt: int, take: int, step: float) -> np.ndarray:
             __tracebackhide__ = True
-            return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
+            with self._charged():
+                return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
 
         call.__name__ = call.__qualname__ = name
         call.__doc__ = f"{name} of the submission, run in the sandbox."
@@ -262,6 +287,18 @@ class SandboxImplementation:
         self._output = bytearray()
         self._output_dropped = 0
         return text
+
+    @property
+    def time_spent(self) -> float:
+        """Seconds of the time budget used so far (time the grader waited on the submission)."""
+        if self._charge_started is None:
+            return self._spent
+        return self._spent + time.monotonic() - self._charge_started
+
+    @property
+    def out_of_time(self) -> bool:
+        """Whether the submission has used up its time budget (every later call fails at once)."""
+        return self.time_spent >= self.limits.time_budget
 
     def close(self) -> None:
         """End the worker and every process it started; release the uid slot and the folders."""
@@ -382,16 +419,48 @@ class SandboxImplementation:
             helper.close_output()
 
     def _replace_worker(self) -> None:
-        """After a crash or a timeout: end the worker and start a fresh one for the next call."""
+        """After a crash or a timeout: end the worker and start a fresh one for the next call.
+
+        None starts once the time budget is spent: no call would use it.
+        """
         self._stop_worker()
-        if not self._closed:
+        if not self._closed and not self.out_of_time:
             self._start_worker()
+
+    # --- the time budget ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _charged(self) -> Iterator[None]:
+        """Charge the time the block takes to the time budget, once however deeply such blocks nest."""
+        if self._charge_started is not None:
+            yield
+            return
+        self._charge_started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._spent += time.monotonic() - self._charge_started
+            self._charge_started = None
+
+    def _time_left(self) -> float:
+        return self.limits.time_budget - self.time_spent
+
+    def _budget_error(self, name: str, stopped_after: float | None = None) -> SubmissionError:
+        """The failure of a call that the spent time budget stops, or (stopped_after None) does not start."""
+        why = (
+            f"the submission used up its time budget of {self.limits.time_budget:g} s (the time spent starting "
+            "its workers, importing its files and running its calls), so grading stopped early"
+        )
+        if stopped_after is None:
+            return SubmissionError(f"{name} was not run: {why}")
+        return SubmissionError(f"{name} was stopped after {stopped_after:.1f} s: {why}")
 
     def _ready_worker(self) -> WorkerProcess:
         """The running worker once it has imported the submission.
 
         A file whose import hangs or ends the worker is marked broken, and a new
         worker starts without it, so only the functions of that file fail.
+        _OutOfTime where the time budget runs out first.
         """
         modules = (*self.spec.files, *getattr(self.spec, "support_files", ()))
         for _ in range(len(modules) + 2):
@@ -401,14 +470,14 @@ class SandboxImplementation:
             if worker.ready:
                 return worker
             importing = None
-            deadline = time.monotonic() + self.limits.startup_timeout
+            deadline, by_budget = self._deadline(self.limits.startup_timeout)
             try:
                 while True:
                     message = worker.receive(deadline).message
                     op = message.get("op") if type(message) is dict else None
                     if op == "importing" and message.get("file") in modules:
                         importing = message["file"]
-                        deadline = time.monotonic() + self.call_timeout
+                        deadline, by_budget = self._deadline(self.call_timeout)
                     elif op == "ready":
                         self._load_failures = {str(k): str(v) for k, v in dict(message.get("failures", {})).items()}
                         self.notes = [str(note) for note in message.get("notes", [])]
@@ -420,6 +489,9 @@ class SandboxImplementation:
                     else:
                         raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
             except (TimeoutError, EOFError, OSError, wire.ProtocolError) as error:
+                if isinstance(error, TimeoutError) and by_budget:
+                    self._stop_worker()
+                    raise _OutOfTime from None
                 if isinstance(error, TimeoutError):
                     what = f"did not finish within {self.call_timeout:g} s"
                 elif isinstance(error, wire.ProtocolError):
@@ -431,6 +503,12 @@ class SandboxImplementation:
                     raise SandboxStartError(f"the sandbox worker did not start: {what}") from None
                 self._broken[importing] = f"importing {importing} in the sandbox {what}"
         raise SandboxStartError("the sandbox worker did not start")
+
+    def _deadline(self, seconds: float) -> tuple[float, bool]:
+        """The time.monotonic() value `seconds` from now, or when the time budget runs out if that is
+        sooner; and whether it is the budget's end."""
+        left = max(0.0, self._time_left())
+        return time.monotonic() + min(seconds, left), left < seconds
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -452,13 +530,19 @@ class SandboxImplementation:
         name = function.name
         if self._closed:
             raise SubmissionError(f"{name}: the sandbox was already closed")
-        if self._budget <= 0:
+        if name in self._timed_out:
             raise SubmissionError(
-                f"{name} was not run: the submission used up its {self.limits.time_budget:g} s of sandbox time"
+                f"{name} was not run: an earlier call of {name} timed out, so its later calls fail at once "
+                f"(that keeps grading within its time limit). The first failure:\n{self._timed_out[name]}"
             )
+        if self.out_of_time:
+            raise self._budget_error(name)
         worker = self._worker
         if worker is None or not worker.ready:
-            worker = self._ready_worker()
+            try:
+                worker = self._ready_worker()
+            except _OutOfTime:
+                raise self._budget_error(name) from None
         for failures in (self._broken, self._load_failures):
             if function.file in failures:
                 raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
@@ -501,20 +585,26 @@ class SandboxImplementation:
         """Send one request and wait for its reply; a timeout or a dead worker becomes a SubmissionError.
 
         request None: it was sent already, at time.monotonic() value `since`, from which the timeout runs.
+        The wait ends sooner where the time budget runs out sooner. A timeout makes the function's later
+        calls fail at once (see _worker_for).
         """
         __tracebackhide__ = True
-        started = time.monotonic()
-        deadline = (started if since is None else since) + timeout
+        started = time.monotonic() if since is None else since
+        deadline, by_budget = self._deadline(started + timeout - time.monotonic())
         try:
             if request is not None:
                 worker.send(request, deadline)
             frame = worker.receive(deadline)
         except TimeoutError:
             self._replace_worker()
-            raise SubmissionError(
+            if by_budget:
+                raise self._budget_error(name, stopped_after=time.monotonic() - started) from None
+            message = (
                 f"{name} did not return within {timeout:g} s; it was stopped "
                 "(look for an infinite loop, or code far slower than it needs to be)"
-            ) from None
+            )
+            self._timed_out.setdefault(name, message)
+            raise SubmissionError(message) from None
         except (EOFError, OSError) as error:
             ending = describe_exit(worker.ended()) if isinstance(error, EOFError) else f"the worker failed ({error})"
             self._replace_worker()
@@ -522,8 +612,6 @@ class SandboxImplementation:
         except wire.ProtocolError as error:
             self._replace_worker()
             raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
-        finally:
-            self._budget -= time.monotonic() - started
         self._drain_output(worker)
         return frame
 
@@ -544,6 +632,8 @@ class SandboxImplementation:
         what the second half would see unless the first half changed them, and then the
         worker goes on through the second half itself ("settle"); the first half's
         failure comes first; output comes in the order of the entries.
+
+        The batch's timeout grows with its size up to GRADIENT_BATCH_CALLS calls' time.
         """
         __tracebackhide__ = True
         name = function.name
@@ -562,9 +652,9 @@ class SandboxImplementation:
             return node
 
         message, encoder = self._request(function, tuple(arguments), {}, encode_handle, perturb=perturb)
-        # The batch gets one call's time per ten evaluations: a forward pass small enough for a numeric
-        # gradient takes milliseconds, so only a hanging one runs into this.
-        timeout = self.call_timeout * max(1.0, 2 * point.size / 10)
+        # One call's time per ten evaluations, and at most GRADIENT_BATCH_CALLS calls' time: a forward pass
+        # small enough for a numeric gradient takes a millisecond or less, so only a hanging one runs into this.
+        timeout = self.call_timeout * min(max(1.0, 2 * point.size / 10), GRADIENT_BATCH_CALLS)
         # The helper cannot resolve the worker's cache handles.
         helper = self._gradient_helper() if point.size > 1 and not any(handles) else None
         if helper is not None:
@@ -826,6 +916,10 @@ class SandboxImplementation:
             self._output += os.pread(output_fd, min(size, room), 0)
         self._output_dropped += max(0, size - max(room, 0))
         os.ftruncate(output_fd, 0)
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out while a worker started or imported the submission."""
 
 
 @atexit.register

@@ -3,8 +3,9 @@
 Every attack submission is the reference with one function (or one file, or the
 archive itself) replaced by the attack. Grading it must: write a valid results.json;
 give zero to the tests of what the attack targets; still grade (and pass) the other
-selected tests; leave no process of the submission running; and leave no file the
-attack tried to plant. See tests/adversarial/README.md for the ATTACK metadata.
+selected tests; list every selected test; end within the attack's time limit; leave
+no process of the submission running; and leave no file the attack tried to plant.
+See tests/adversarial/README.md for the ATTACK metadata.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ast
 import json
 import os
 import stat
+import time
 import zipfile
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 from autograder import sandbox_process
 from autograder.assignments import LAYERS
 from autograder.grading import grade_submission
+from autograder.runner import run_tests
 
 ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
 AS_ROOT = os.geteuid() == 0
@@ -66,8 +69,9 @@ def build_submission(path: Path, attack: dict, folder: Path, places: dict[str, s
             (submission / name).unlink()
             (submission / name).symlink_to(_fill(target, places))
         return submission
-    target = submission / attack.get("file", "conv.py")
-    target.write_text(target.read_text() + "\n\n# --- the attack ---\n" + _fill(path.read_text(), places))
+    for name in attack.get("files", [attack.get("file", "conv.py")]):
+        target = submission / name
+        target.write_text(target.read_text() + "\n\n# --- the attack ---\n" + _fill(path.read_text(), places))
     for name, text in attack.get("extra_files", {}).items():
         (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(_fill(text, places))
@@ -112,9 +116,16 @@ def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path
     places = {"__RESULTS__": str(out), "__MARKER__": str(marker), "__REFERENCE__": str(LAYERS.reference_dir)}
     submission = build_submission(path, attack, tmp_path, places)
 
+    started = time.monotonic()
     report = grade_submission(
-        submission, LAYERS, out, call_timeout=attack.get("call_timeout", 2.0), pytest_args=("-k", attack["select"])
+        submission,
+        LAYERS,
+        out,
+        call_timeout=attack.get("call_timeout", 2.0),
+        time_budget=attack.get("time_budget", 60.0),
+        pytest_args=("-k", attack["select"]),
     )
+    seconds = time.monotonic() - started
 
     results = json.loads(out.read_text())  # valid JSON, in Gradescope's schema
     assert set(results) >= {"score", "execution_time", "output", "tests"}
@@ -125,7 +136,12 @@ def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path
     others = [t for t in report.tests if t not in attacked]
     assert attacked, f"the selection ran none of the attacked tests: {[t.nodeid for t in report.tests]}"
     assert all(t.score == 0 and t.status == "failed" for t in attacked), [(t.nodeid, t.status) for t in attacked]
-    assert others and all(t.status == "passed" for t in others), [(t.nodeid, t.output[:300]) for t in others]
+    assert others or attack.get("all_fail"), "no selected test is left to show that the rest is still graded"
+    assert all(t.status == "passed" for t in others), [(t.nodeid, t.output[:300]) for t in others]
+    if attack.get("all_fail"):  # nothing passes, so check that nothing went missing either
+        selected = run_tests(LAYERS, LAYERS.reference_dir, hidden=True, extra_args=("-k", attack["select"]))
+        assert sorted(t.nodeid for t in report.tests) == sorted(t.nodeid for t in selected.tests)
+    assert seconds < attack.get("max_seconds", 120), f"grading took {seconds:.1f} s"
     failure_text = "\n".join(t.output for t in attacked)
     for message in attack.get("messages", []):
         assert message in failure_text, failure_text[:3000]

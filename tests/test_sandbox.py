@@ -43,6 +43,7 @@ PROBE = AssignmentSpec(
             FunctionSpec("backward_scaling_input", "probe.py"),
             FunctionSpec("mutate", "probe.py"),
             FunctionSpec("behave", "probe.py"),
+            FunctionSpec("hang", "probe.py"),
             FunctionSpec("triple", "probe.py", ("array", "array", "array")),
             FunctionSpec("jail_facts", "probe.py", ("json",)),
             FunctionSpec("other_value", "other.py", ("json",)),
@@ -146,6 +147,10 @@ def behave(kind):
     if kind == "scalar":
         return np.float64(1.0)
     return np.zeros(2)
+
+
+def hang(kind):  # behave under another name: after a timeout, a function's later calls fail at once
+    return behave(kind)
 
 
 def triple(kind):
@@ -394,18 +399,18 @@ def test_exits_interrupts_and_asserts_become_submission_errors(sandbox, kind, me
 
 
 @pytest.mark.parametrize(
-    "kind, message",
+    "function, kind, message",
     [
-        ("exit", r"the worker exited with status 3 \(os._exit\(\) .*\) while running behave"),
-        ("segfault", "the worker died with signal SIGSEGV"),
-        ("loop", "behave did not return within 2 s"),
+        ("behave", "exit", r"the worker exited with status 3 \(os._exit\(\) .*\) while running behave"),
+        ("behave", "segfault", "the worker died with signal SIGSEGV"),
+        ("hang", "loop", "hang did not return within 2 s"),
     ],
 )
-def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, kind, message):
+def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, function, kind, message):
     before = sandbox._worker.pid
     _, cache = sandbox.forward(np.ones(2))
     with pytest.raises(SubmissionError, match=message):
-        sandbox.behave(kind)
+        getattr(sandbox, function)(kind)
     assert np.array_equal(sandbox.double(np.ones(2)), [2, 2])
     assert sandbox._worker.pid != before
     with pytest.raises(SubmissionError, match="has since been replaced"):
@@ -418,14 +423,62 @@ def test_the_cpu_limit_kills_with_sigxcpu(tmp_path):
             impl.behave("loop")
 
 
-def test_the_time_budget_stops_a_submission_that_only_hangs(tmp_path):
-    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=0.5, time_budget=0.7) as impl:
-        with pytest.raises(SubmissionError, match="did not return"):
+# --- bounded grading time: fail at once after a timeout, one time budget ---------------------
+
+
+def test_after_a_timeout_the_functions_later_calls_fail_at_once_quoting_it(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=1) as impl:
+        with pytest.raises(SubmissionError, match="behave did not return within 1 s"):
             impl.behave("loop")
-        with pytest.raises(SubmissionError, match="did not return"):
+        started = time.monotonic()
+        skipped = r"behave was not run: an earlier call of behave timed out(.|\n)*\nbehave did not return within 1 s"
+        with pytest.raises(SubmissionError, match=skipped):
+            impl.behave("zeros")  # a call that would return at once
+        assert time.monotonic() - started < 0.5
+        # The other functions run as before, in the fresh worker.
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])
+        assert np.array_equal(impl.hang("zeros"), [0, 0])
+
+
+def test_the_time_budget_cuts_a_call_short_and_then_every_call_fails_at_once(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=30, time_budget=1.5) as impl:
+        started = time.monotonic()
+        stopped = r"behave was stopped after [0-9.]+ s: the submission used up its time budget of 1.5 s"
+        with pytest.raises(SubmissionError, match=stopped):
             impl.behave("loop")
-        with pytest.raises(SubmissionError, match="used up its 0.7 s"):
-            impl.double(np.ones(1))
+        assert time.monotonic() - started < 5  # not the call's 30 s
+        assert impl.out_of_time and impl.time_spent >= 1.5
+        started = time.monotonic()
+        for call in (lambda: impl.double(np.ones(1)), lambda: impl.other_value()):
+            with pytest.raises(SubmissionError, match="was not run: the submission used up its time budget of 1.5 s"):
+                call()
+        assert time.monotonic() - started < 0.5
+
+
+CRASH_AFTER_SLOW_IMPORT = """
+import os
+import time
+
+time.sleep(0.5)
+
+
+def behave(kind):
+    os._exit(3)
+"""
+
+
+def test_time_spent_importing_is_charged_to_the_time_budget(tmp_path):
+    # Every call ends its worker, so every call waits for a fresh worker's slow import first.
+    folder = make_probe(tmp_path, probe=CRASH_AFTER_SLOW_IMPORT)
+    started = time.monotonic()
+    with SandboxImplementation(PROBE, folder, call_timeout=2, time_budget=2.5) as impl:
+        messages = []
+        while len(messages) < 20 and "time budget" not in (messages or [""])[-1]:
+            with pytest.raises(SubmissionError) as failure:
+                impl.behave("exit")
+            messages.append(str(failure.value))
+    assert "was not run: the submission used up its time budget of 2.5 s" in messages[-1], messages
+    assert len(messages) <= 7 and time.monotonic() - started < 2.5 + 3
 
 
 def test_output_is_captured_per_call_and_bounded(sandbox):
@@ -628,7 +681,7 @@ HELPER_PROBE = AssignmentSpec(
     name="helper_probe",
     files=("probe.py",),
     parts=("probe",),
-    functions={"entry": FunctionSpec("entry", "probe.py")},
+    functions={"entry": FunctionSpec("entry", "probe.py"), "double": FunctionSpec("double", "probe.py")},
 )
 
 # entry(x, plan) sees x with one entry moved off zero: the entry a numeric gradient is at.
@@ -654,6 +707,10 @@ def entry(x, plan):
             pass
     if position >= plan.get("reshape_from", x.size):
         return np.zeros(x.size + 1)
+    return x * 2
+
+
+def double(x):
     return x * 2
 """
 
@@ -758,7 +815,21 @@ def test_a_hang_in_the_helpers_half_times_out_the_batch(tmp_path):
         with pytest.raises(SubmissionError, match="entry did not return within 1 s"):
             _evaluations(impl, {"hang_from": 3})
         assert time.monotonic() - started < 3
-        assert _evaluations(impl, {}).shape == (8, 4)  # fresh workers carry on
+        with pytest.raises(SubmissionError, match="an earlier call of entry timed out"):
+            _evaluations(impl, {})
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])  # fresh workers carry on
+
+
+def test_a_gradient_batch_times_out_after_a_few_calls_time_whatever_its_size(tmp_path):
+    folder = tmp_path / "hang"
+    folder.mkdir()
+    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
+    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=0.5) as impl:
+        started = time.monotonic()
+        # 800 evaluations: one call's time per ten of them would be 40 s.
+        with pytest.raises(SubmissionError, match="entry did not return within 1.5 s"):
+            _evaluations(impl, {"hang_from": 0}, size=400)
+        assert time.monotonic() - started < 5
 
 
 def test_halves_of_different_shapes_fail_the_batch(helped):
