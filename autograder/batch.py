@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
+from autograder.grading import REDUCED_ISOLATION_STATUS
 from autograder.report import write_json_atomically
-from autograder.sandbox import HIDE_VARIABLE
+from autograder.sandbox import HIDE_VARIABLE, reduced_isolation_here
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--submission-timeout", type=float, default=1800.0, help="seconds one submission's grading may take in all"
     )
     parser.add_argument("-k", dest="keyword", help="grade only the tests matching this pytest -k expression")
+    parser.add_argument(
+        "--allow-reduced-isolation",
+        action="store_true",
+        help="grade several submissions at once even where the sandbox cannot use namespaces (they may see each other)",
+    )
 
 
 @dataclass
@@ -117,12 +123,14 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         command += ["-k", args.keyword]
     started = time.perf_counter()
     status = "graded"
+    reduced = False
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         stdout, stderr = process.communicate(timeout=args.submission_timeout)
-        if process.returncode != 0:
+        reduced = process.returncode == REDUCED_ISOLATION_STATUS
+        if process.returncode != 0 and not reduced:
             status = f"grader exited with status {process.returncode}"
     except subprocess.TimeoutExpired:
         # SIGTERM first: the grader then closes its sandbox, which kills whatever the submission started.
@@ -152,6 +160,8 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
     if not report.get("tests") and status == "graded":
         lines = str(report.get("output") or "").strip().splitlines()
         status = "not graded: " + (lines[0][:200] if lines else "no test ran")
+    elif reduced:
+        status = "graded with reduced isolation"
     return Outcome(name, parts, round(sum(parts.values()), 6), round(sum(maxima.values()), 6), status, seconds)
 
 
@@ -210,9 +220,16 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of submissions")
     csv_path = Path(args.out)
+    if args.jobs > 1 and not getattr(args, "allow_reduced_isolation", False):
+        reduced = reduced_isolation_here()
+        if reduced:
+            raise ValueError(
+                f"--jobs {args.jobs}: the sandbox's isolation is reduced here ({reduced}), so submissions graded "
+                "at the same time could read each other's files; use --jobs 1, or --allow-reduced-isolation"
+            )
     started = time.perf_counter()
     outcomes = grade_all(folder, spec, csv_path, args)
-    failed = [outcome.name for outcome in outcomes if outcome.status != "graded"]
+    failed = [outcome.name for outcome in outcomes if not outcome.status.startswith("graded")]
     print(
         f"{len(outcomes)} submissions in {time.perf_counter() - started:.1f} s; grades in {csv_path}, "
         f"results in {results_folder(csv_path)}/" + (f"; not graded: {', '.join(failed)}" if failed else "")

@@ -41,6 +41,7 @@ class GradeReport:
     tests: list[TestResult] = field(default_factory=list)
     execution_time: float = 0.0
     output: str = ""  # messages for the whole submission (rejected files, crashes)
+    reduced_isolation: str = ""  # why the sandbox ran with reduced isolation ('' : it did not)
 
     @property
     def score(self) -> float:

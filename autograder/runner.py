@@ -65,6 +65,10 @@ def run_tests(
             sandboxed.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
+    if sandboxed is not None:  # what the sandbox could not do here goes to the top of the results
+        report.reduced_isolation = sandboxed.reduced
+        isolation = sandboxed.isolation_report()
+        report.output += f"{isolation}\n" if isolation else ""
     if collector.collection_errors or exit_code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
         report.output += f"The tests could not all be collected; this is a fault of the kit:\n{details}\n"

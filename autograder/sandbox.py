@@ -80,6 +80,7 @@ from autograder.sandbox_process import (
     SlotLease,
     WorkerProcess,
     describe_exit,
+    namespaces_refused,
     remove_files_of,
     remove_ipc_objects,
     running_as_root,
@@ -317,11 +318,7 @@ class SandboxImplementation:
 
     def _reduced_from_the_start(self) -> str:
         """Why this sandbox cannot use namespaces at all ('' : it will try them)."""
-        if not self._as_root:
-            return "the grader does not run as root: no namespaces, the worker runs as the grader's own user"
-        if not self.limits.namespaces or os.environ.get(NAMESPACES_VARIABLE) == "0":
-            return f"namespaces are turned off (SandboxLimits.namespaces or {NAMESPACES_VARIABLE}=0)"
-        return ""
+        return _reduced_by_configuration(self._as_root, self.limits.namespaces)
 
     def _note_exposed_folders(self) -> None:
         """With reduced isolation, name the folders that must stay hidden ($CNNKIT_SANDBOX_HIDE) yet others may read.
@@ -914,6 +911,19 @@ class SandboxImplementation:
             self._output += os.pread(output_fd, min(size, room), 0)
         self._output_dropped += max(0, size - max(room, 0))
         os.ftruncate(output_fd, 0)
+
+
+def _reduced_by_configuration(as_root: bool, namespaces: bool) -> str:
+    if not as_root:
+        return "the grader does not run as root: no namespaces, the worker runs as the grader's own user"
+    if not namespaces or os.environ.get(NAMESPACES_VARIABLE) == "0":
+        return f"namespaces are turned off (SandboxLimits.namespaces or {NAMESPACES_VARIABLE}=0)"
+    return ""
+
+
+def reduced_isolation_here() -> str:
+    """Why a sandbox started here would have reduced isolation ('' : it would not); may fork once to try unshare."""
+    return _reduced_by_configuration(running_as_root(), True) or namespaces_refused()
 
 
 @atexit.register

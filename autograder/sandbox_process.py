@@ -52,6 +52,19 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+def namespaces_refused() -> str:
+    """Why this machine refuses the worker's namespaces ('' : it allows them), tried in a short-lived child."""
+    import ctypes
+
+    flags = 0x00020000 | 0x08000000 | 0x40000000  # CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.unshare(flags) == 0 else min(255, ctypes.get_errno() or 1))
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "" if code == 0 else f"unshare is refused here ({os.strerror(code) if code > 0 else code})"
+
+
 class SlotLease:
     """A dedicated uid/gid for this grader's workers, held through an exclusive lock on a file."""
 
@@ -367,19 +380,18 @@ def remove_ipc_objects(uid: int) -> list[tuple[str, int]]:
 WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
 
 
-def remove_files_of(uid: int, folders: tuple[str, ...] = WORLD_WRITABLE, limit: int = 100_000) -> list[str]:
-    """Remove what uid created under folders: its entries in them and in the world-writable folders below.
+def files_of(uid: int, folders: tuple[str, ...] = WORLD_WRITABLE, limit: int = 100_000) -> list[str]:
+    """What uid created under folders: its entries in them and in the world-writable folders below them.
 
     A process of uid (no supplementary groups) can create entries only in folders it
-    owns, which go whole, or in world-writable ones, which are searched. Links are
-    removed, never followed. Returns the paths that could not be removed.
+    owns, which count whole, or in world-writable ones, which are searched. Links are
+    never followed.
     """
     pending = list(dict.fromkeys([*folders, tempfile.gettempdir()]))
-    failed, seen = [], 0
+    found, seen = [], 0
     while pending and seen < limit:
-        folder = pending.pop()
         try:
-            entries = list(os.scandir(folder))
+            entries = list(os.scandir(pending.pop()))
         except OSError:
             continue
         for entry in entries:
@@ -389,15 +401,23 @@ def remove_files_of(uid: int, folders: tuple[str, ...] = WORLD_WRITABLE, limit: 
             except OSError:
                 continue
             if status.st_uid == uid:
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        shutil.rmtree(entry.path)
-                    else:
-                        os.unlink(entry.path)
-                except OSError:
-                    failed.append(entry.path)
+                found.append(entry.path)
             elif entry.is_dir(follow_symlinks=False) and status.st_mode & 0o002:
                 pending.append(entry.path)
+    return found
+
+
+def remove_files_of(uid: int) -> list[str]:
+    """Remove what uid created in the world-writable folders (see files_of); returns what could not be removed."""
+    failed = []
+    for path in files_of(uid):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            failed.append(path)
     return failed
 
 
