@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox_process
-from autograder.assignments import LAYERS
+from autograder.assignments import KIT_ROOT, LAYERS
 from autograder.grading import grade_submission
 from autograder.sandbox import NAMESPACES_VARIABLE
 from autograder.submission import stage_submission
@@ -129,7 +129,8 @@ def host_files():
     carried = lock / f"cnnkit-carried-{os.getpid()}.py"
     carried.write_text("CARRIED = True\n")
     carried.chmod(0o644)
-    other_kit = Path(tempfile.mkdtemp(prefix="cnnkit-other-copy-"))
+    # Beside this kit, not in a temporary folder: where other clones of it usually are.
+    other_kit = Path(tempfile.mkdtemp(prefix=".cnnkit-other-copy-", dir=KIT_ROOT.parent))
     other_kit.chmod(0o755)
     (other_kit / "reference" / "layers").mkdir(parents=True)
     shutil.copyfile(LAYERS.reference_dir / "conv.py", other_kit / "reference" / "layers" / "conv.py")

@@ -133,6 +133,8 @@ def behave(kind):
                 time.sleep(600)
             os._exit(0)
         time.sleep(0.2)
+    if kind == "huge":
+        return np.ones(32 << 20)  # 256 MiB
     if kind == "list":
         return [1.0, 2.0]
     if kind == "object_array":
@@ -199,6 +201,13 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
     except OSError:
         facts["wrote_tmp"] = False
     facts["sys_path"] = sys.path
+    facts["root"] = sorted(os.listdir("/"))
+    host_folders = ("/run/lock", "/home", "/root", "/var/lib", "/sys")
+    facts["host_folders"] = [path for path in host_folders if os.path.exists(path)]
+    with open("/proc/self/status") as stream:
+        facts["seccomp"] = [line.split()[1] for line in stream if line.startswith("Seccomp:")]
+    with open("/proc/self/cgroup") as stream:
+        facts["cgroups"] = stream.read()
     return facts
 """
 
@@ -499,11 +508,68 @@ def test_as_root_the_worker_is_jailed(sandbox):
     assert facts["nproc"] == 32 and facts["address_space"] == 4 << 30
     assert facts["processes"] <= 3  # hidepid: the worker sees its own processes only
     assert facts["wrote_tmp"] and not plant.exists()  # it wrote into a private tmpfs
+    # Its root holds the allow-list only: no /run, /home, /root or /sys of the host.
+    assert set(facts["root"]) <= {"dev", "etc", "lib", "lib64", "proc", "tmp", "usr", "var", KIT_ROOT.parts[1]}
+    assert facts["host_folders"] == []
+    assert facts["seccomp"] == ["2"]  # a filter is loaded
+    assert sandbox.notes == [] and sandbox.reduced == ""
+
+
+@root_only
+def test_the_sandbox_as_a_whole_has_a_control_group_that_goes_with_it(tmp_path):
+    impl = SandboxImplementation(PROBE, make_probe(tmp_path), sandbox_memory_bytes=1 << 30, processes=16)
+    if impl._cgroup is None:
+        impl.close()
+        pytest.skip(f"no control group can be made here: {impl.notes}")
+    facts = impl.jail_facts(str(KIT_ROOT))
+    folders = impl._cgroup.folders
+    assert all(f"{folder.name}\n" in facts["cgroups"] for folder in folders), facts["cgroups"]
+    names = ("memory.max", "memory.limit_in_bytes", "pids.max")
+    limits = {
+        name: (folder / name).read_text().strip() for folder in folders for name in names if (folder / name).exists()
+    }
+    assert limits.get("memory.max", limits.get("memory.limit_in_bytes")) == str(1 << 30)
+    assert limits["pids.max"] == "16"
+    impl.behave("daemon")
+    impl.close()
+    assert not any(folder.exists() for folder in folders)
+
+
+def test_a_huge_reply_is_refused_before_the_grader_reads_it(tmp_path):
+    script = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_sandbox import PROBE, make_probe
+from autograder.sandbox import SandboxImplementation
+from pathlib import Path
+with SandboxImplementation(PROBE, make_probe(Path({str(tmp_path)!r}))) as impl:
+    impl.double(__import__("numpy").ones(3))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        impl.behave("huge")
+    except Exception as error:
+        print(type(error).__name__, error)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    *message, growth = completed.stdout.strip().splitlines()
+    assert "SubmissionError" in message[0] and "over the limit of 67,108,864 bytes" in message[0], completed.stderr
+    assert int(growth) < 32, f"the grader grew by {growth} MiB"
+
+
+def test_seccomp_says_so_when_it_cannot_be_applied(monkeypatch):
+    from autograder import sandbox_jail
+
+    monkeypatch.setattr(sandbox_jail, "_seccomp", None)
+    monkeypatch.setattr(sandbox_jail, "_seccomp_missing", "libseccomp not found (test)")
+    assert sandbox_jail.apply_seccomp() == "seccomp filter not applied: libseccomp not found (test)"
 
 
 @root_only
 def test_as_root_without_namespaces_permissions_still_hide_the_reference(tmp_path):
     with SandboxImplementation(PROBE, make_probe(tmp_path), namespaces=False) as impl:
+        assert "namespaces are turned off" in impl.reduced
+        assert "isolation was reduced" in impl.isolation_report()
         plant = Path(tempfile.gettempdir()) / f"cnnkit-planted-{os.getpid()}"
         facts = impl.jail_facts(str(KIT_ROOT), str(plant))
         plant.unlink(missing_ok=True)  # without a mount namespace /tmp is the host's

@@ -1,7 +1,7 @@
 """Ten processes that each hold 300 MiB: each is under the per-process limit, together they are over the sandbox's.
 
 The whole-sandbox memory limit (2 GiB, a control group) has the kernel kill some of
-them (each child holds its memory for 3 s, so all ten hold it at once unless stopped).
+them (each child holds its memory for 1.5 s, so all ten hold it at once unless stopped).
 """
 
 import os
@@ -27,7 +27,7 @@ def conv_forward_naive(x, w, b, conv_param):
             os.close(read_end)
             hoard = np.ones(300 << 17)  # 300 MiB, every page touched
             os.write(write_end, b"x")
-            time.sleep(3)
+            time.sleep(1.5)
             os._exit(0 if hoard[-1] else 1)
         children.append(pid)
     os.close(write_end)
