@@ -445,7 +445,11 @@ def site_packages() -> list[str]:
     import site
     import sysconfig
 
+    import numpy
+
     folders = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    # Where this process found numpy, should that be elsewhere (PYTHONPATH): the worker needs it too.
+    folders.append(os.path.dirname(os.path.dirname(numpy.__file__)))
     return list(dict.fromkeys(folder for folder in folders if os.path.isdir(folder)))
 
 

@@ -863,8 +863,38 @@ with SandboxImplementation(LAYERS, sys.argv[1]) as impl:
         impl.conv_forward_naive(None, None, None, None)
     except Exception as error:
         kind = type(error).__name__
-    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "notes": impl.notes}))
+    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "reduced": impl.reduced}))
 """
+
+
+NOBODY = {"user": 65534, "group": 65534, "extra_groups": [], "cwd": "/"}
+
+
+def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
+    """A command and environment that run Python with numpy and the kit as nobody.
+
+    The kit's own environment when nobody can reach it; else (a clone in a folder others
+    cannot traverse, such as one under /root or mktemp -d) the interpreter's real file
+    with copies of autograder/ and numpy put into top, which nobody may read.
+    """
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}
+    probe = [sys.executable, "-c", "import numpy, autograder.sandbox"]
+    if subprocess.run(probe, capture_output=True, timeout=60, env=env, **NOBODY).returncode == 0:
+        return [sys.executable], env
+    interpreter = os.path.realpath(sys.executable)
+    library = top / "lib"
+    shutil.copytree(KIT_ROOT / "autograder", library / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    numpy_folder = Path(np.__file__).parent
+    for name in (numpy_folder.name, f"{numpy_folder.name}.libs"):
+        if (numpy_folder.parent / name).is_dir():
+            shutil.copytree(numpy_folder.parent / name, library / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", str(top)], check=True)
+    env["PYTHONPATH"] = str(library)
+    probe[0] = interpreter
+    completed = subprocess.run(probe, capture_output=True, text=True, timeout=60, env=env, **NOBODY)
+    if completed.returncode != 0:
+        pytest.skip(f"nobody cannot run {interpreter} with numpy, even from a copy: {completed.stderr[-300:]}")
+    return [interpreter], env
 
 
 @root_only
@@ -872,23 +902,24 @@ def test_a_grader_without_root_still_sandboxes_best_effort():
     # A folder nobody can read: pytest's tmp_path lies under a folder private to root.
     top = Path(tempfile.mkdtemp(prefix="cnnkit-non-root-"))
     top.chmod(0o755)
-    folder = top / "layers"
-    folder.mkdir(mode=0o755)
-    for name in LAYERS.files:
-        shutil.copyfile(LAYERS.reference_dir / name, folder / name)
-        (folder / name).chmod(0o644)
-    completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-        env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"},
-    )
-    shutil.rmtree(top)
+    try:
+        folder = top / "layers"
+        folder.mkdir(mode=0o755)
+        for name in LAYERS.files:
+            shutil.copyfile(LAYERS.reference_dir / name, folder / name)
+            (folder / name).chmod(0o644)
+        python, env = _unprivileged_python(top)
+        completed = subprocess.run(
+            [*python, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            **NOBODY,
+        )
+    finally:
+        shutil.rmtree(top)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["out"] == 100.0 and result["db"] == [16.0] and result["error"] == "TypeError"
+    assert "does not run as root" in result["reduced"]
