@@ -20,7 +20,8 @@ As root (what CI and Gradescope use):
 - resource limits, then a switch to a dedicated uid and gid with no supplementary
   groups, no way to regain privileges, and SIGKILL if the grader dies;
 - last, a seccomp filter (libseccomp) that refuses namespaces, mounts, ptrace, keys,
-  BPF, modules and the like, should the uid switch ever be undone.
+  BPF, modules and the like: calls a confined worker never needs, and the kernel's
+  largest attack surface.
 Without root (or where unshare is refused) there are no namespaces: the limits, the
 uid switch (as root) and the seccomp filter still apply, and the notes say that the
 isolation was reduced. See autograder/sandbox.py.

@@ -75,7 +75,7 @@ class SlotLease:
 
     @classmethod
     def acquire(cls) -> SlotLease:
-        """The lowest free slot; its leftovers (from a grader that crashed) are killed first."""
+        """The lowest free slot; its leftovers (from a grader that crashed) are killed or removed first."""
         for directory in _LOCK_DIRS:
             try:
                 directory.mkdir(mode=0o700, exist_ok=True)
@@ -90,6 +90,7 @@ class SlotLease:
                     continue
                 lease = cls(slot, fd)
                 kill_uid(lease.uid)
+                remove_ipc_objects(lease.uid)  # where a grader that crashed ran without an IPC namespace
                 return lease
         raise SandboxStartError(f"no free sandbox uid slot in {SLOT_UID_BASE}..{SLOT_UID_BASE + SLOT_COUNT - 1}")
 

@@ -208,6 +208,7 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
         facts["seccomp"] = [line.split()[1] for line in stream if line.startswith("Seccomp:")]
     with open("/proc/self/cgroup") as stream:
         facts["cgroups"] = stream.read()
+    facts["namespaces"] = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("ipc", "mnt", "net")}
     return facts
 """
 
@@ -512,6 +513,8 @@ def test_as_root_the_worker_is_jailed(sandbox):
     assert set(facts["root"]) <= {"dev", "etc", "lib", "lib64", "proc", "tmp", "usr", "var", KIT_ROOT.parts[1]}
     assert facts["host_folders"] == []
     assert facts["seccomp"] == ["2"]  # a filter is loaded
+    for kind, namespace in facts["namespaces"].items():  # System V IPC objects die with the worker's namespace
+        assert namespace != os.readlink(f"/proc/self/ns/{kind}"), kind
     assert sandbox.notes == [] and sandbox.reduced == ""
 
 
