@@ -134,7 +134,7 @@ def behave(kind):
             os._exit(0)
         time.sleep(0.2)
     if kind == "huge":
-        return np.ones(32 << 20)  # 256 MiB
+        return np.empty(32 << 20)  # 256 MiB
     if kind == "list":
         return [1.0, 2.0]
     if kind == "object_array":
