@@ -882,7 +882,7 @@ def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
     """
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}
     probe = [sys.executable, "-c", "import numpy, autograder.sandbox"]
-    if subprocess.run(probe, capture_output=True, timeout=60, env=env, **NOBODY).returncode == 0:
+    if _runs_as_nobody(probe, env) == "":
         return [sys.executable], env
     interpreter = os.path.realpath(sys.executable)
     library = top / "lib"
@@ -894,10 +894,19 @@ def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
     subprocess.run(["chmod", "-R", "a+rX", str(top)], check=True)
     env["PYTHONPATH"] = str(library)
     probe[0] = interpreter
-    completed = subprocess.run(probe, capture_output=True, text=True, timeout=60, env=env, **NOBODY)
-    if completed.returncode != 0:
-        pytest.skip(f"nobody cannot run {interpreter} with numpy, even from a copy: {completed.stderr[-300:]}")
+    failure = _runs_as_nobody(probe, env)
+    if failure:
+        pytest.skip(f"nobody cannot run {interpreter} with numpy, even from a copy: {failure}")
     return [interpreter], env
+
+
+def _runs_as_nobody(command: list[str], env: dict[str, str]) -> str:
+    """'' if command succeeds as nobody, else why not (the interpreter may not even be reachable)."""
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, **NOBODY)
+    except OSError as error:
+        return str(error)
+    return "" if completed.returncode == 0 else completed.stderr[-300:] or f"status {completed.returncode}"
 
 
 @root_only
