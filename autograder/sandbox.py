@@ -97,7 +97,7 @@ HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
 NAMESPACES_VARIABLE = "CNNKIT_SANDBOX_NAMESPACES"  # "0": no namespaces, as where unshare is refused
 # Shared libraries the interpreter, numpy and torch load; bound read-only into the worker's root.
-LIBRARY_FOLDERS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
+SHARED_LIBRARY_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
 # A submission that keeps killing its workers gets no more helpers after this many.
 HELPER_STARTS = 3
 # glibc in a fresh process maps every block over 128 KiB on its own and unmaps it when
@@ -365,7 +365,7 @@ class SandboxImplementation:
     def _plan(self, prefix: str) -> dict[str, Any]:
         limits = self.limits
         uid = self._lease.uid if self._lease is not None else None
-        keep = [*standard_library(), *site_packages(), os.path.realpath(sys.executable), *LIBRARY_FOLDERS]
+        keep = [*standard_library(), *site_packages(), os.path.realpath(sys.executable), *SHARED_LIBRARY_PATHS]
         return {
             "uid": uid,
             "gid": uid,

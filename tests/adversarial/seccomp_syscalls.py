@@ -20,6 +20,7 @@ ATTACK = {
         "Seccomp:\t2",
     ],
     "root_only": True,
+    "needs_seccomp": True,
 }
 
 SYS_KEYCTL = {"x86_64": 250, "aarch64": 219}
