@@ -14,8 +14,11 @@ Outputs:
 
 A submission whose grading process crashes or runs past --submission-timeout gets a
 results.json with score 0 that says so, and the batch goes on. The submissions
-folder and the output folder are hidden from every sandboxed worker, so no student
-code reads another student's work or grades.
+folder and the output folder are outside every sandboxed worker's root, so no student
+code reads another student's work or grades. Where the sandbox's isolation is reduced
+(no namespaces: see autograder/sandbox.py) that holds only through permissions, so
+--jobs above 1 refuses unless given --allow-reduced-isolation, and such submissions'
+status is 'graded with reduced isolation'.
 """
 
 from __future__ import annotations
@@ -34,9 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
-from autograder.grading import positive_seconds
+from autograder.grading import REDUCED_ISOLATION_STATUS, positive_seconds
 from autograder.report import write_json_atomically
-from autograder.sandbox import DEFAULT_TIME_BUDGET, HIDE_VARIABLE
+from autograder.sandbox import DEFAULT_TIME_BUDGET, HIDE_VARIABLE, reduced_isolation_here
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--submission-timeout", type=float, default=1800.0, help="seconds one submission's grading may take in all"
     )
     parser.add_argument("-k", dest="keyword", help="grade only the tests matching this pytest -k expression")
+    parser.add_argument(
+        "--allow-reduced-isolation",
+        action="store_true",
+        help="grade several submissions at once even where the sandbox cannot use namespaces (they may see each other)",
+    )
 
 
 @dataclass
@@ -126,12 +134,14 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         command += ["-k", args.keyword]
     started = time.perf_counter()
     status = "graded"
+    reduced = False
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         stdout, stderr = process.communicate(timeout=args.submission_timeout)
-        if process.returncode != 0:
+        reduced = process.returncode == REDUCED_ISOLATION_STATUS
+        if process.returncode != 0 and not reduced:
             status = f"grader exited with status {process.returncode}"
     except subprocess.TimeoutExpired:
         # SIGTERM first: the grader then closes its sandbox, which kills whatever the submission started.
@@ -163,6 +173,8 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
     if not report.get("tests") and status == "graded":
         lines = str(report.get("output") or "").strip().splitlines()
         status = "not graded: " + (lines[0][:200] if lines else "no test ran")
+    elif reduced:
+        status = "graded with reduced isolation"
     return Outcome(name, parts, round(sum(parts.values()), 6), round(sum(maxima.values()), 6), status, seconds)
 
 
@@ -242,9 +254,16 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of submissions")
     csv_path = Path(args.out)
+    if args.jobs > 1 and not getattr(args, "allow_reduced_isolation", False):
+        reduced = reduced_isolation_here()
+        if reduced:
+            raise ValueError(
+                f"--jobs {args.jobs}: the sandbox's isolation is reduced here ({reduced}), so submissions graded "
+                "at the same time could read each other's files; use --jobs 1, or --allow-reduced-isolation"
+            )
     started = time.perf_counter()
     outcomes = grade_all(folder, spec, csv_path, args)
-    failed = [outcome.name for outcome in outcomes if outcome.status != "graded"]
+    failed = [outcome.name for outcome in outcomes if not outcome.status.startswith("graded")]
     print(
         f"{len(outcomes)} submissions in {time.perf_counter() - started:.1f} s; grades in {csv_path}, "
         f"results in {results_folder(csv_path)}/" + (f"; not graded: {', '.join(failed)}" if failed else "")

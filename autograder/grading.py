@@ -36,6 +36,8 @@ from autograder.runner import collect_tests, run_tests
 from autograder.sandbox import DEFAULT_TIME_BUDGET
 from autograder.submission import SubmissionRejected, stage_submission
 
+# `grade`'s exit status when it graded, but in a sandbox with reduced isolation (results.json says why).
+REDUCED_ISOLATION_STATUS = 3
 INTERNAL_FAILURE = (
     "The autograder failed while grading this submission, so it was given 0 points for now. "
     "This is a fault of the grader, not necessarily of your code: please tell the course staff.\n\n"
@@ -192,4 +194,9 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(signal.SIGTERM, previous)
     if not args.quiet:
         print(format_table(report, title=f"{spec.name}: {args.submission}"))
-    return 1 if is_internal_failure(report) else 0
+    if is_internal_failure(report):
+        return 1
+    if report.reduced_isolation:
+        print(f"grade: the sandbox's isolation was reduced: {report.reduced_isolation}", file=sys.stderr)
+        return REDUCED_ISOLATION_STATUS
+    return 0

@@ -66,6 +66,7 @@ class GradeReport(_PlainText):
     tests: list[TestResult] = field(default_factory=list)
     execution_time: float = 0.0
     output: str = ""  # messages for the whole submission (rejected files, crashes)
+    reduced_isolation: str = ""  # why the sandbox ran with reduced isolation ('' : it did not)
     rejected: str = ""  # why the submission could not be graded at all (every test then failed); '' if it was
     # Why grading ended before every test ran in full (a spent time budget, a signal); shown before output.
     stopped_early: str = ""

@@ -66,6 +66,10 @@ def run_tests(
             sandboxed.close()
     report = collector.report
     report.execution_time = time.perf_counter() - started
+    if sandboxed is not None:  # what the sandbox could not do here goes to the top of the results
+        report.reduced_isolation = sandboxed.reduced
+        isolation = sandboxed.isolation_report()
+        report.output += f"{isolation}\n" if isolation else ""
     report.interrupted = collector.interrupted or ("SIGINT" if exit_code == pytest.ExitCode.INTERRUPTED else "")
     notes = []
     if sandboxed is not None and collector.ran_out_at is not None:

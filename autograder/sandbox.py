@@ -35,13 +35,25 @@ the grader may use more than one CPU: each takes half of the entries, and the re
 the error and the printed output are those of one worker doing it all.
 
 Confinement (see autograder/sandbox_jail.py): as root, the worker runs as a
-dedicated uid in private mount and network namespaces with the kit, the temporary
-folders and any folders listed in $CNNKIT_SANDBOX_HIDE (os.pathsep-separated) covered
-by empty tmpfs mounts, and with limits on CPU time, address space, processes, file
-size and core dumps. Without root it is best effort: the same process isolation and
-resource limits, but the worker runs as the grader's own user, can read what that
-user can read, and could signal the grader; the daemons it starts are found by a
-marker in their environment, which a determined student can wipe.
+dedicated uid in private mount, IPC and network namespaces, in a root file system
+built from an allow-list (the interpreter, the standard library, shared libraries,
+site-packages, the submission and a private size-limited scratch): nothing else of
+the host exists for it. Limits: CPU time, address space, file size and core dumps
+per process; memory and processes of the whole sandbox through a control group where
+one can be made (else a note says so); replies bounded in size before they are read;
+a seccomp filter against namespaces, mounts, ptrace, keys and the like. close() kills
+every process of the uid and removes the control group; the IPC namespace takes the
+System V objects with it.
+
+Reduced isolation: without root, where unshare is refused (a container's seccomp
+profile), or with namespaces turned off ($CNNKIT_SANDBOX_NAMESPACES=0), the worker
+sees the host's files. As root it still runs as the slot uid, the kit's secrets and
+staged submissions are private to root, and close() also removes the uid's System V
+objects and the files it left in the world-writable folders. Without root it runs as
+the grader's own user, can read what that user can read and could signal the grader;
+the daemons it starts are found by a marker in their environment, which a determined
+student can wipe. `reduced` says why the isolation was reduced ('' when it was not),
+and the results say so (see autograder/runner.py).
 
 Nothing of the kit is importable in the worker except a copy of autograder/gradcheck.py,
 the checker the student README tells students to use, put beside the submission so
@@ -72,12 +84,17 @@ from autograder import wire
 from autograder.assignments import KIT_ROOT, AssignmentSpec, FunctionSpec
 from autograder.implementation import SubmissionError
 from autograder.sandbox_process import (
+    SandboxCgroup,
     SandboxStartError,
     SlotLease,
     WorkerProcess,
     describe_exit,
+    namespaces_refused,
+    remove_files_of,
+    remove_ipc_objects,
     running_as_root,
     site_packages,
+    standard_library,
 )
 from autograder.submission import MAX_ARTIFACT_BYTES, UnsafeFile, read_submitted_file
 
@@ -87,6 +104,9 @@ _MIB = 1 << 20
 # Modules of the student release that submissions may import (the README tells students to use gradcheck).
 HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
+NAMESPACES_VARIABLE = "CNNKIT_SANDBOX_NAMESPACES"  # "0": no namespaces, as where unshare is refused
+# Shared libraries the interpreter, numpy and torch load; bound read-only into the worker's root.
+SHARED_LIBRARY_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
 # A submission that keeps killing its workers gets no more helpers after this many.
 HELPER_STARTS = 3
 # Seconds of a submission's time budget (see SandboxImplementation): with Gradescope's default
@@ -110,17 +130,19 @@ class SandboxLimits:
     """What a worker may use. Every field is a keyword argument of SandboxImplementation."""
 
     memory_bytes: int = 4 * _GIB  # address space per process (torch needs several GiB of it)
+    sandbox_memory_bytes: int = 2 * _GIB  # memory of all the sandbox's processes together (root, cgroup)
     cpu_seconds: int = 600  # CPU time per worker process, a backstop behind the per-call timeout
     file_bytes: int = 16 * _MIB  # largest file a worker may write, its captured output included
-    processes: int = 32  # processes and threads of the worker's uid
-    scratch_bytes: int = 64 * _MIB  # the tmpfs a worker may write into (root only)
+    processes: int = 32  # processes and threads of the worker's uid, and of the sandbox's cgroup
+    scratch_bytes: int = 64 * _MIB  # the tmpfs root a worker may write into: work folder, /tmp, /dev/shm (root only)
     cache_limit: int = 512  # forward-pass caches a worker keeps (least recently used go first)
     time_budget: float = DEFAULT_TIME_BUDGET  # seconds the grader may wait on the submission in all
     startup_timeout: float = 30.0  # seconds for a worker to start, before it imports student files
-    max_reply_bytes: int = 512 * _MIB
+    max_reply_bytes: int = 64 * _MIB  # a worker's reply, checked from its length before it is read
+    max_reply_json: int = 4 * _MIB  # the JSON part of a reply (arrays travel beside it)
     threads: int = 1  # BLAS and OpenMP threads of a worker
-    namespaces: bool = True  # use namespaces when running as root
-    hide: tuple[str, ...] = ()  # more folders to hide from the worker (root only)
+    namespaces: bool = True  # use namespaces when running as root (False: reduced isolation)
+    hide: tuple[str, ...] = ()  # folders that must never be visible; outside the allow-list anyway (root only)
     gradient_workers: int = 2  # workers that share a numeric gradient's evaluations (more CPUs than 1 needed)
 
 
@@ -204,6 +226,7 @@ class SandboxImplementation:
         self.call_timeout = float(call_timeout)
         self.limits = SandboxLimits(**limits)
         self.notes: list[str] = []  # what the sandbox could not do on this machine
+        self.reduced = ""  # why the isolation is reduced ('' : it is not)
         self._files: dict[str, bytes] = {}
         self._broken: dict[str, str] = {}  # file -> why it cannot be imported (unsafe, hung, ended the worker)
         for file_name in spec.files:
@@ -240,13 +263,18 @@ class SandboxImplementation:
         self._as_root = running_as_root()
         self._lease: SlotLease | None = None
         self._base: Path | None = None
+        self._cgroup: SandboxCgroup | None = None
         _OPEN.add(self)
         try:
             self._lease = SlotLease.acquire() if self._as_root else None
             self._base = Path(tempfile.mkdtemp(prefix="cnnkit-sandbox-"))
+            self.reduced = self._reduced_from_the_start()
+            if self.reduced:
+                self._note_exposed_folders()
             if self._as_root:
                 self._base.chmod(0o711)  # the worker's uid may pass through, not list
                 _protect_secrets()
+                self._cgroup = self._make_cgroup()
             self._start_worker()  # it boots while the caller goes on
         except BaseException:
             self.close()
@@ -306,6 +334,12 @@ class SandboxImplementation:
             return
         self._closed = True
         self._stop_worker()
+        if self._cgroup is not None:
+            problem = self._cgroup.close()
+            if problem:
+                self.notes.append(f"the sandbox's control group could not be removed: {problem}")
+        if self._lease is not None:
+            self._sweep(self._lease.uid)
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
         if self._lease is not None:
@@ -317,26 +351,69 @@ class SandboxImplementation:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # --- isolation ----------------------------------------------------------------------
+
+    def _reduced_from_the_start(self) -> str:
+        """Why this sandbox cannot use namespaces at all ('' : it will try them)."""
+        return _reduced_by_configuration(self._as_root, self.limits.namespaces)
+
+    def _note_exposed_folders(self) -> None:
+        """With reduced isolation, name the folders that must stay hidden ($CNNKIT_SANDBOX_HIDE) yet others may read.
+
+        In its own root the worker sees none of them; without one only permissions protect them.
+        """
+        folders = [*self.limits.hide, *filter(None, os.environ.get(HIDE_VARIABLE, "").split(os.pathsep))]
+        for folder in folders:
+            try:
+                exposed = Path(folder).stat().st_mode & 0o005
+            except OSError:
+                continue
+            if exposed:
+                self.notes.append(f"{folder} is readable by other users, so by the sandboxed code (make it 0700)")
+
+    def _make_cgroup(self) -> SandboxCgroup | None:
+        name = f"cnnkit-sandbox-{self._lease.slot}"
+        cgroup, why = SandboxCgroup.create(name, self.limits.sandbox_memory_bytes, self.limits.processes)
+        if cgroup is None:
+            self.notes.append(
+                f"no limit on the memory and processes of the sandbox as a whole (no control group: {why}); "
+                "each process has its own limits only"
+            )
+        return cgroup
+
+    def _sweep(self, uid: int) -> None:
+        """Remove what the slot uid left beside its processes: System V IPC objects; files, where it saw the host."""
+        left = remove_ipc_objects(uid)
+        if left:
+            self.notes.append(f"System V IPC objects {left} of the sandbox could not be removed")
+        if self.reduced:  # in its own root it could write nowhere else
+            failed = remove_files_of(uid)
+            if failed:
+                self.notes.append(f"files the sandbox left could not be removed: {failed[:10]}")
+
+    def isolation_report(self) -> str:
+        """What the results' top-level output says about the sandbox: reduced isolation and what it could not do."""
+        lines = [f"The sandbox's isolation was reduced: {self.reduced}." if self.reduced else ""]
+        lines += [f"Sandbox note: {note}" for note in self.notes]
+        return "\n".join(line for line in lines if line)
+
     # --- workers ------------------------------------------------------------------------
 
     def _plan(self, prefix: str) -> dict[str, Any]:
         limits = self.limits
         uid = self._lease.uid if self._lease is not None else None
-        temp = tempfile.gettempdir()
-        hide = [[str(KIT_ROOT), 0o755, _MIB], [temp, 0o1777, limits.scratch_bytes]]
-        hide += [[folder, 0o1777, limits.scratch_bytes] for folder in ("/var/tmp", "/dev/shm") if folder != temp]
-        extra = [*limits.hide, *filter(None, os.environ.get(HIDE_VARIABLE, "").split(os.pathsep))]
-        hide += [[str(Path(folder).resolve()), 0o755, _MIB] for folder in extra]
-        keep = [sys.prefix] if sys.prefix != sys.base_prefix else []
-        keep += site_packages()
+        keep = [*standard_library(), *site_packages(), os.path.realpath(sys.executable), *SHARED_LIBRARY_PATHS]
         return {
             "uid": uid,
             "gid": uid,
-            "namespaces": self._as_root and limits.namespaces,
-            "hide": hide,
+            "namespaces": not self.reduced,
+            "reduced": self.reduced,
+            "root": str(self._base),
             "keep": keep,
             "work_dir": str(self._base / f"{prefix}work"),
             "helper_dir": str(self._base / f"{prefix}lib"),
+            "scratch_bytes": limits.scratch_bytes,
+            "cgroups": self._cgroup.procs_files if self._cgroup is not None else [],
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
@@ -345,13 +422,21 @@ class SandboxImplementation:
             },
         }
 
+    def _take_notes(self, ready: dict) -> None:
+        """Keep what a worker's start-up says it could not do, once each."""
+        for note in ready.get("notes", []) if type(ready.get("notes")) is list else []:
+            if str(note) not in self.notes:
+                self.notes.append(str(note))
+        if ready.get("reduced") and not self.reduced:
+            self.reduced = str(ready["reduced"])[:500]
+
     def _start_worker(self) -> None:
         self._worker = self._launch("")
         self._releases.clear()
 
     def _launch(self, prefix: str) -> WorkerProcess:
         """A worker given the submission, which it imports while the caller goes on; prefix names its folders."""
-        if not self._as_root or not self.limits.namespaces:
+        if self.reduced:
             # Without a mount namespace the worker writes into the real folder: start it empty.
             for name in (f"{prefix}work", f"{prefix}lib"):
                 shutil.rmtree(self._base / name, ignore_errors=True)
@@ -374,7 +459,7 @@ class SandboxImplementation:
         }
         worker = WorkerProcess(self._worker_env())
         try:
-            worker.start(config, self.limits.max_reply_bytes)
+            worker.start(config, self.limits.max_reply_bytes, self.limits.max_reply_json)
         except BaseException:
             worker.discard()
             raise
@@ -480,7 +565,7 @@ class SandboxImplementation:
                         deadline, by_budget = self._deadline(self.call_timeout)
                     elif op == "ready":
                         self._load_failures = {str(k): str(v) for k, v in dict(message.get("failures", {})).items()}
-                        self.notes = [str(note) for note in message.get("notes", [])]
+                        self._take_notes(message)
                         worker.ready = True
                         return worker
                     elif op == "failed":
@@ -916,6 +1001,19 @@ class SandboxImplementation:
             self._output += os.pread(output_fd, min(size, room), 0)
         self._output_dropped += max(0, size - max(room, 0))
         os.ftruncate(output_fd, 0)
+
+
+def _reduced_by_configuration(as_root: bool, namespaces: bool) -> str:
+    if not as_root:
+        return "the grader does not run as root: no namespaces, the worker runs as the grader's own user"
+    if not namespaces or os.environ.get(NAMESPACES_VARIABLE) == "0":
+        return f"namespaces are turned off (SandboxLimits.namespaces or {NAMESPACES_VARIABLE}=0)"
+    return ""
+
+
+def reduced_isolation_here() -> str:
+    """Why a sandbox started here would have reduced isolation ('' : it would not); may fork once to try unshare."""
+    return _reduced_by_configuration(running_as_root(), True) or namespaces_refused()
 
 
 class _OutOfTime(Exception):

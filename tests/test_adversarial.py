@@ -4,8 +4,9 @@ Every attack submission is the reference with one function (or one file, or the
 archive itself) replaced by the attack. Grading it must: write a valid results.json;
 give zero to the tests of what the attack targets; still grade (and pass) the other
 selected tests; list every selected test; end within the attack's time limit; leave
-no process of the submission running; and leave no file the attack tried to plant.
-See tests/adversarial/README.md for the ATTACK metadata.
+no process of the submission running; and leave no file the attack tried to plant, no
+System V IPC object of its uid and no file of its uid in the host's world-writable
+folders. See tests/adversarial/README.md for the ATTACK metadata.
 """
 
 from __future__ import annotations
@@ -13,17 +14,21 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import stat
+import tempfile
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import sandbox_process
-from autograder.assignments import LAYERS
+from autograder import sandbox_jail, sandbox_process
+from autograder.assignments import KIT_ROOT, LAYERS
 from autograder.grading import grade_submission
 from autograder.runner import run_tests
+from autograder.sandbox import NAMESPACES_VARIABLE
+from autograder.submission import stage_submission
 
 ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
 AS_ROOT = os.geteuid() == 0
@@ -80,12 +85,14 @@ def build_submission(path: Path, attack: dict, folder: Path, places: dict[str, s
 
 @pytest.fixture
 def leftovers(monkeypatch):
-    """Processes of a submission still alive when its sandbox lets go of them (there must be none)."""
-    found: list[int] = []
+    """What a submission left when its sandbox lets go of its uid: processes, IPC objects, files (none, ever)."""
+    found: list = []
     release, stop = sandbox_process.SlotLease.release, sandbox_process.WorkerProcess.stop
 
     def checked_release(self):
         found.extend(sandbox_process.processes_of_uid(self.uid))
+        found.extend(sandbox_process.ipc_objects_of(self.uid))
+        found.extend(sandbox_process.files_of(self.uid))
         release(self)
 
     def checked_stop(self, uid):
@@ -106,14 +113,61 @@ def test_every_attack_file_declares_its_attack():
         assert attack["select"] and attack["fails"], path.name
 
 
+def _cgroups_here() -> bool:
+    group, _ = (
+        sandbox_process.SandboxCgroup.create(f"cnnkit-probe-{os.getpid()}", 1 << 30, 8) if AS_ROOT else (None, "")
+    )
+    if group is not None:
+        group.close()
+    return group is not None
+
+
+@pytest.fixture
+def host_files():
+    """Files of the host a sandboxed submission must not reach, each readable by every user.
+
+    carried: what an earlier submission left in /run/lock; other_kit: another copy of the
+    kit, outside the one grading; other_submission: another submission, staged for grading.
+    """
+    lock = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    carried = lock / f"cnnkit-carried-{os.getpid()}.py"
+    carried.write_text("CARRIED = True\n")
+    carried.chmod(0o644)
+    # Beside this kit, not in a temporary folder: where other clones of it usually are.
+    other_kit = Path(tempfile.mkdtemp(prefix=".cnnkit-other-copy-", dir=KIT_ROOT.parent))
+    other_kit.chmod(0o755)
+    (other_kit / "reference" / "layers").mkdir(parents=True)
+    shutil.copyfile(LAYERS.reference_dir / "conv.py", other_kit / "reference" / "layers" / "conv.py")
+    for folder in (other_kit / "reference", other_kit / "reference" / "layers"):
+        folder.chmod(0o755)
+    other = stage_submission(LAYERS.reference_dir, LAYERS)
+    yield {"carried": carried, "other_kit": other_kit, "other_submission": other.directory}
+    carried.unlink(missing_ok=True)
+    shutil.rmtree(other_kit, ignore_errors=True)
+    other.cleanup()
+
+
 @pytest.mark.parametrize("path", ATTACK_FILES, ids=[path.stem for path in ATTACK_FILES])
-def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path, leftovers):
+def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path, leftovers, host_files, monkeypatch):
     attack = read_attack(path)
     if attack.get("root_only") and not AS_ROOT:
         pytest.skip("this attack is only contained when the grader runs as root")
+    if attack.get("needs_cgroup") and not _cgroups_here():
+        pytest.skip("no control group can be made here, so the sandbox has no limit as a whole")
+    if attack.get("needs_seccomp") and sandbox_jail._seccomp is None:
+        pytest.skip(f"no seccomp filter here: {sandbox_jail._seccomp_missing}")
+    if attack.get("reduced"):
+        monkeypatch.setenv(NAMESPACES_VARIABLE, "0")
     out = tmp_path / "results" / "results.json"
     marker = tmp_path / "planted-by-the-attack"
-    places = {"__RESULTS__": str(out), "__MARKER__": str(marker), "__REFERENCE__": str(LAYERS.reference_dir)}
+    places = {
+        "__RESULTS__": str(out),
+        "__MARKER__": str(marker),
+        "__REFERENCE__": str(LAYERS.reference_dir),
+        "__CARRIED__": str(host_files["carried"]),
+        "__OTHER_KIT__": str(host_files["other_kit"]),
+        "__OTHER_SUBMISSION__": str(host_files["other_submission"]),
+    }
     submission = build_submission(path, attack, tmp_path, places)
 
     started = time.monotonic()
@@ -147,7 +201,7 @@ def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path
         assert message in failure_text, failure_text[:3000]
     for message in attack.get("report_messages", []):
         assert message in results["output"], results["output"]
-    assert not leftovers, f"processes of the submission still running: {leftovers}"
+    assert not leftovers, f"what the submission left (processes, IPC objects, files): {leftovers}"
     assert not marker.exists(), f"the attack planted {marker}"
     assert not Path("/tmp/cnnkit-zip-slip-marker.py").exists()
     assert not (tmp_path / "cnnkit-zip-slip-marker.py").exists()

@@ -134,6 +134,8 @@ def behave(kind):
                 time.sleep(600)
             os._exit(0)
         time.sleep(0.2)
+    if kind == "huge":
+        return np.empty(32 << 20)  # 256 MiB
     if kind == "list":
         return [1.0, 2.0]
     if kind == "object_array":
@@ -204,6 +206,14 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
     except OSError:
         facts["wrote_tmp"] = False
     facts["sys_path"] = sys.path
+    facts["root"] = sorted(os.listdir("/"))
+    host_folders = ("/run/lock", "/home", "/root", "/var/lib", "/sys")
+    facts["host_folders"] = [path for path in host_folders if os.path.exists(path)]
+    with open("/proc/self/status") as stream:
+        facts["seccomp"] = [line.split()[1] for line in stream if line.startswith("Seccomp:")]
+    with open("/proc/self/cgroup") as stream:
+        facts["cgroups"] = stream.read()
+    facts["namespaces"] = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("ipc", "mnt", "net")}
     return facts
 """
 
@@ -552,17 +562,93 @@ def test_as_root_the_worker_is_jailed(sandbox):
     assert facts["nproc"] == 32 and facts["address_space"] == 4 << 30
     assert facts["processes"] <= 3  # hidepid: the worker sees its own processes only
     assert facts["wrote_tmp"] and not plant.exists()  # it wrote into a private tmpfs
+    # Its root holds the allow-list only: no /run, /home, /root or /sys of the host.
+    assert set(facts["root"]) <= {"dev", "etc", "lib", "lib64", "proc", "tmp", "usr", "var", KIT_ROOT.parts[1]}
+    assert facts["host_folders"] == []
+    from autograder import sandbox_jail
+
+    if sandbox_jail._seccomp is not None:
+        assert facts["seccomp"] == ["2"]  # a filter is loaded
+    else:  # this machine has no libseccomp: the results say so
+        assert any(note.startswith("seccomp filter not applied") for note in sandbox.notes)
+    for kind, namespace in facts["namespaces"].items():  # System V IPC objects die with the worker's namespace
+        assert namespace != os.readlink(f"/proc/self/ns/{kind}"), kind
+    # Nothing else was left out (a machine without writable control groups gets a note about them).
+    assert [note for note in sandbox.notes if "control group" not in note and "seccomp" not in note] == []
+    assert sandbox.reduced == ""
+
+
+@root_only
+def test_the_sandbox_as_a_whole_has_a_control_group_that_goes_with_it(tmp_path):
+    impl = SandboxImplementation(PROBE, make_probe(tmp_path), sandbox_memory_bytes=1 << 30, processes=16)
+    if impl._cgroup is None:
+        impl.close()
+        pytest.skip(f"no control group can be made here: {impl.notes}")
+    facts = impl.jail_facts(str(KIT_ROOT))
+    folders = impl._cgroup.folders
+    assert all(f"{folder.name}\n" in facts["cgroups"] for folder in folders), facts["cgroups"]
+    names = ("memory.max", "memory.limit_in_bytes", "pids.max")
+    limits = {
+        name: (folder / name).read_text().strip() for folder in folders for name in names if (folder / name).exists()
+    }
+    assert limits.get("memory.max", limits.get("memory.limit_in_bytes")) == str(1 << 30)
+    assert limits["pids.max"] == "16"
+    impl.behave("daemon")
+    impl.close()
+    assert not any(folder.exists() for folder in folders)
+
+
+@root_only
+def test_without_a_control_group_the_sandbox_says_so_and_still_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox_process, "CGROUP_MOUNT", tmp_path / "no-cgroups-here")
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "probe")) as impl:
+        assert impl._cgroup is None and impl.other_value() == 42
+        assert "no limit on the memory and processes of the sandbox as a whole" in impl.isolation_report()
+
+
+def test_a_huge_reply_is_refused_before_the_grader_reads_it(tmp_path):
+    script = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_sandbox import PROBE, make_probe
+from autograder.sandbox import SandboxImplementation
+from pathlib import Path
+with SandboxImplementation(PROBE, make_probe(Path({str(tmp_path)!r}))) as impl:
+    impl.double(__import__("numpy").ones(3))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        impl.behave("huge")
+    except Exception as error:
+        print(type(error).__name__, error)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    *message, growth = completed.stdout.strip().splitlines()
+    assert "SubmissionError" in message[0] and "over the limit of 67,108,864 bytes" in message[0], completed.stderr
+    assert int(growth) < 32, f"the grader grew by {growth} MiB"
+
+
+def test_seccomp_says_so_when_it_cannot_be_applied(monkeypatch):
+    from autograder import sandbox_jail
+
+    monkeypatch.setattr(sandbox_jail, "_seccomp", None)
+    monkeypatch.setattr(sandbox_jail, "_seccomp_missing", "libseccomp not found (test)")
+    assert sandbox_jail.apply_seccomp() == "seccomp filter not applied: libseccomp not found (test)"
 
 
 @root_only
 def test_as_root_without_namespaces_permissions_still_hide_the_reference(tmp_path):
     with SandboxImplementation(PROBE, make_probe(tmp_path), namespaces=False) as impl:
+        assert "namespaces are turned off" in impl.reduced
+        assert "isolation was reduced" in impl.isolation_report()
         plant = Path(tempfile.gettempdir()) / f"cnnkit-planted-{os.getpid()}"
         facts = impl.jail_facts(str(KIT_ROOT), str(plant))
         plant.unlink(missing_ok=True)  # without a mount namespace /tmp is the host's
         assert facts["uid"] >= sandbox_process.SLOT_UID_BASE
-        for secret in ("reference", "hidden", "git"):
+        for secret in ("reference", "hidden"):
             assert facts[secret] == "PermissionError", (secret, facts[secret])
+        # In a git worktree .git is a file that points elsewhere, so .git/HEAD is not a path.
+        assert facts["git"] in ("PermissionError", "NotADirectoryError")
         assert facts["import_reference"] == "ModuleNotFoundError"
     assert (KIT_ROOT / "reference").stat().st_mode & 0o007 == 0
 
@@ -866,8 +952,47 @@ with SandboxImplementation(LAYERS, sys.argv[1]) as impl:
         impl.conv_forward_naive(None, None, None, None)
     except Exception as error:
         kind = type(error).__name__
-    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "notes": impl.notes}))
+    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "reduced": impl.reduced}))
 """
+
+
+NOBODY = {"user": 65534, "group": 65534, "extra_groups": [], "cwd": "/"}
+
+
+def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
+    """A command and environment that run Python with numpy and the kit as nobody.
+
+    The kit's own environment when nobody can reach it; else (a clone in a folder others
+    cannot traverse, such as one under /root or mktemp -d) the interpreter's real file
+    with copies of autograder/ and numpy put into top, which nobody may read.
+    """
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}
+    probe = [sys.executable, "-c", "import numpy, autograder.sandbox"]
+    if _runs_as_nobody(probe, env) == "":
+        return [sys.executable], env
+    interpreter = os.path.realpath(sys.executable)
+    library = top / "lib"
+    shutil.copytree(KIT_ROOT / "autograder", library / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    numpy_folder = Path(np.__file__).parent
+    for name in (numpy_folder.name, f"{numpy_folder.name}.libs"):
+        if (numpy_folder.parent / name).is_dir():
+            shutil.copytree(numpy_folder.parent / name, library / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", str(top)], check=True)
+    env["PYTHONPATH"] = str(library)
+    probe[0] = interpreter
+    failure = _runs_as_nobody(probe, env)
+    if failure:
+        pytest.skip(f"nobody cannot run {interpreter} with numpy, even from a copy: {failure}")
+    return [interpreter], env
+
+
+def _runs_as_nobody(command: list[str], env: dict[str, str]) -> str:
+    """'' if command succeeds as nobody, else why not (the interpreter may not even be reachable)."""
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, **NOBODY)
+    except OSError as error:
+        return str(error)
+    return "" if completed.returncode == 0 else completed.stderr[-300:] or f"status {completed.returncode}"
 
 
 @root_only
@@ -875,23 +1000,24 @@ def test_a_grader_without_root_still_sandboxes_best_effort():
     # A folder nobody can read: pytest's tmp_path lies under a folder private to root.
     top = Path(tempfile.mkdtemp(prefix="cnnkit-non-root-"))
     top.chmod(0o755)
-    folder = top / "layers"
-    folder.mkdir(mode=0o755)
-    for name in LAYERS.files:
-        shutil.copyfile(LAYERS.reference_dir / name, folder / name)
-        (folder / name).chmod(0o644)
-    completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-        env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"},
-    )
-    shutil.rmtree(top)
+    try:
+        folder = top / "layers"
+        folder.mkdir(mode=0o755)
+        for name in LAYERS.files:
+            shutil.copyfile(LAYERS.reference_dir / name, folder / name)
+            (folder / name).chmod(0o644)
+        python, env = _unprivileged_python(top)
+        completed = subprocess.run(
+            [*python, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            **NOBODY,
+        )
+    finally:
+        shutil.rmtree(top)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["out"] == 100.0 and result["db"] == [16.0] and result["error"] == "TypeError"
+    assert "does not run as root" in result["reduced"]
