@@ -264,3 +264,37 @@ def test_the_profile_breaks_the_forward_time_down_by_kind_of_layer(data_dir, tmp
     assert profile["time"] == "cpu" and profile["forward_ms"] > 0
     assert (tmp_path / "lenet_mnist-test-split_profile.png").read_bytes()[:4] == b"\x89PNG"
     assert not (tmp_path / "lenet_mnist-test-split.pt").exists(), "--profile does not train"
+
+
+# --- the GPU bench script -------------------------------------------------------------------------------------------
+
+
+def _gpu_bench():
+    import importlib.util
+
+    path = Path(driver.KIT_ROOT) / "tests" / "bench" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("gpu_bench", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_bench_says_it_needs_cuda(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _gpu_bench().main([]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_gpu_bench_runs_its_code_paths_on_the_cpu(data_dir, tmp_path, capsys):
+    from cnn_datasets.cifar import write_cifar_batch
+
+    rng = np.random.default_rng(0)
+    cifar = data_dir / "cifar10" / "cifar-10-batches-py"
+    cifar.mkdir(parents=True)
+    for name in ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch"):
+        write_cifar_batch(cifar / name, rng.integers(0, 256, (8, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 8))
+    assert _gpu_bench().main(["--smoke", "--data-dir", str(data_dir)]) == 0
+    table = capsys.readouterr().out
+    assert "LeNet-5, MNIST 8,000/2,000" in table and "not reached, best" in table
+    assert "images/s" in table and "--recipe fast, CIFAR-10" in table and "SKIPPED" not in table
