@@ -189,8 +189,14 @@ def test_a_perfect_checkpoint_earns_every_point(lenet_submission, grader_mnist):
 def test_checkpoint_tests_skip_when_the_grader_has_no_test_set(lenet_submission, monkeypatch, tmp_path):
     folder, _ = lenet_submission
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr("autograder.assignments.KIT_ROOT", tmp_path)  # no ../shared beside this "kit"
+    # A "kit" whose folders are the real ones but with no ../shared beside it.
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    for folder_name in ("assignments", "reference"):
+        (kit / folder_name).symlink_to(TRAINING.student_dir.parent.parent / folder_name)
+    monkeypatch.setattr("autograder.assignments.KIT_ROOT", kit)
     report = run_tests(TRAINING, folder, hidden=True, extra_args=("-k", "checkpoint_accuracy"))
+    assert len(report.tests) == 8, report.output
     for test in report.tests:
         dataset = "mnist" if test.name.startswith("lenet") else "cifar10"
         assert test.score == 0 and f"the grader has no {dataset} test set" in test.output, test.output
