@@ -61,7 +61,8 @@ def _shape_hint(model_name: str, error: RuntimeError) -> str:
         return (
             " A BasicBlock whose stride is not 1 or whose channels change cannot add its input to its output "
             "as it is: the shortcut must then be a projection, a 1x1 nn.Conv2d (in_channels -> out_channels, "
-            "the block's stride, bias=False) followed by nn.BatchNorm2d(out_channels). Is yours missing?"
+            "the block's stride, bias=False) followed by nn.BatchNorm2d(out_channels). Is yours missing? (If the "
+            "block keeps its shape, check instead that both 3x3 convolutions have padding 1.)"
         )
     return " Check every layer's channels, kernel size, padding and stride against the docstring."
 

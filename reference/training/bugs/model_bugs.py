@@ -53,19 +53,14 @@ BUGS = (
         replace="kernel_size=3, stride=stride, padding=1)",
     ),
     Bug(
-        id="block_convolutions_without_padding",
+        id="block_first_convolution_without_padding",
         file="models.py",
         function="BasicBlock",
-        hint="The 3x3 convolutions of the block have no padding, so each one shrinks height and width by 2 and "
+        hint="The first 3x3 convolution of the block has no padding, so it shrinks height and width by 2 and "
         "the main path no longer fits the shortcut. Padding 1 keeps the size of a 3x3 convolution with "
-        "stride 1.",
-        find="        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, "
-        "bias=False)\n"
-        "        self.bn1 = nn.BatchNorm2d(out_channels)\n"
-        "        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False)\n",
-        replace="        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, bias=False)\n"
-        "        self.bn1 = nn.BatchNorm2d(out_channels)\n"
-        "        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, stride=1, bias=False)\n",
+        "stride 1 (and gives ceil(H / 2) with stride 2).",
+        find="kernel_size=3, stride=stride, padding=1, bias=False)",
+        replace="kernel_size=3, stride=stride, bias=False)",
     ),
     Bug(
         id="block_without_projection_shortcut",
