@@ -96,6 +96,7 @@ def grade_submission(
         )
         if staged.notes:
             report.output = "\n".join(staged.notes) + "\n" + report.output
+        report.output = report.grader_lacks_note() + report.output
         if not report.tests and not report.interrupted:
             raise RuntimeError(f"no test ran\n{report.output}")
         broken_sandbox = [test.output for test in report.tests if "SandboxStartError" in test.output]

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 OUTPUT_LIMIT = 4000  # characters of captured student output kept per test
+# How a skip reason starts when the grader, not the submission, lacks something (a test set):
+# grading reports such points at the top of the results, so they never vanish without a word.
+GRADER_LACKS = "the grader has no"
 # Terminal escape sequences (colours, cursor moves, titles): torch and pytest colour some
 # messages, and Gradescope, CSV files and editors show the codes as garbage.
 _ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
@@ -88,6 +91,19 @@ class GradeReport(_PlainText):
     @property
     def max_score(self) -> float:
         return round(sum(test.max_score for test in self.tests), 6)
+
+    def grader_lacks_note(self) -> str:
+        """A note on the points no one could earn because the grader lacks data, or '' when there are none."""
+        missing = [test for test in self.tests if test.skipped and GRADER_LACKS in test.output]
+        if not missing:
+            return ""
+        points = sum(test.max_score for test in missing)
+        reasons = sorted({line[line.index(GRADER_LACKS) :] for t in missing for line in t.output.splitlines()[:1]})
+        return (
+            f"Note: {points:g} points ({len(missing)} tests) were not graded, through no fault of the submission: "
+            + "; ".join(reasons)
+            + ". Please tell the course staff.\n"
+        )
 
     def part_totals(self) -> dict[str, tuple[float, float]]:
         """Per part: (score, max_score), in the order parts first appear."""

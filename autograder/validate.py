@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from autograder.assignments import ASSIGNMENTS, KIT_ROOT, AssignmentSpec, get_assignment
-from autograder.results import GradeReport, TestResult
+from autograder.results import GRADER_LACKS, GradeReport, TestResult
 
 if TYPE_CHECKING:  # the CLI imports every command module to build its parser: keep this one light
     from autograder.variants import Bug
@@ -249,8 +249,14 @@ def format_result(result: ValidationResult, *, verbose: bool = False) -> str:
         lines.append(
             f"  {len(result.skipped_tests)} tests could not run here, so the reference was not graded on them:"
         )
-        reasons = sorted({test.output.splitlines()[0] if test.output else "" for test in result.skipped_tests})
-        lines += [f"    {reason}" for reason in reasons]
+        points_by_reason: dict[str, float] = {}
+        for test in result.skipped_tests:
+            reason = test.output.splitlines()[0] if test.output else ""
+            points_by_reason[reason] = points_by_reason.get(reason, 0.0) + test.max_score
+        lines += [f"    {reason} ({points:g} points)" for reason, points in sorted(points_by_reason.items())]
+        lacking = sum(points for reason, points in points_by_reason.items() if GRADER_LACKS in reason)
+        if lacking:
+            lines.append(f"  the grader lacks data here: {lacking:g} points would be skipped for every submission")
     if not result.catalogue:
         lines.append("  no known-bug catalogue: only the reference and the stubs were checked")
     else:

@@ -109,4 +109,5 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "fashion-mnist": ((0.2860,), (0.3530,)),
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "digits": ((0.1307,), (0.3081,)),  # the fallback stands in for MNIST, so it is fed like MNIST
+    "digits-rgb": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),  # stands in for CIFAR-10, fed like it
 }

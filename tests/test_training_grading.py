@@ -18,6 +18,7 @@ from cnn_datasets.idx import write_idx
 from cnn_datasets.manifest import DatasetInfo, FileInfo
 
 from autograder.assignments import TRAINING
+from autograder.results import GRADER_LACKS, GradeReport, TestResult
 from autograder.runner import run_tests
 
 # This module's torch work runs on one thread (see tests/conftest.py).
@@ -57,12 +58,42 @@ def test_reference_passes_every_public_and_hidden_test(reference_report):
     assert {t.part for t in hidden} == set(TRAINING.parts)
 
 
-def test_checkpoint_tests_skip_with_their_reason_when_nothing_is_submitted(reference_report):
+def test_checkpoint_tests_skip_with_their_reason_when_nothing_is_submitted(reference_report, monkeypatch):
+    monkeypatch.setenv("CNNKIT_NO_DOWNLOAD", "1")  # as the grader looks: only files already in place count
     checkpoint_tests = [t for t in reference_report.tests if _is_checkpoint(t)]
     assert len(checkpoint_tests) == 8
     for test in checkpoint_tests:
         assert test.status == "failed" and test.score == 0
-        assert "skipped, so not graded" in test.output and "was not submitted" in test.output, test.output
+        # The grader's missing test set comes first: it is the reason whatever was submitted.
+        dataset = "mnist" if test.name.startswith("lenet") else "cifar10"
+        reason = "was not submitted" if _grader_has(dataset) else f"{GRADER_LACKS} {dataset} test set"
+        assert "skipped, so not graded" in test.output and reason in test.output, test.output
+
+
+def _grader_has(dataset: str) -> bool:
+    """Whether the hidden tests find the test set of `dataset` where the grader looks, without downloading."""
+    from cnn_reference.training.hidden_tests.conftest import data_roots
+
+    for root in data_roots():
+        try:
+            cnn_datasets.files.ensure_files(cnn_datasets.DATASETS[dataset], "test", root)
+        except cnn_datasets.DatasetUnavailable:
+            continue
+        return True
+    return False
+
+
+def test_points_the_grader_cannot_grade_are_reported_at_the_top():
+    lacking = TestResult(
+        "a", "checkpoints", 2.0, 0.0, "failed", f"skipped, so not graded: {GRADER_LACKS} x test set", skipped=True
+    )
+    not_submitted = TestResult(
+        "b", "checkpoints", 1.0, 0.0, "failed", "skipped, so not graded: b.pt was not submitted", skipped=True
+    )
+    report = GradeReport("training", tests=[lacking, lacking, not_submitted])
+    assert report.grader_lacks_note().startswith("Note: 4 points (2 tests) were not graded")
+    assert f"{GRADER_LACKS} x test set" in report.grader_lacks_note()
+    assert GradeReport("training", tests=[not_submitted]).grader_lacks_note() == ""
 
 
 def test_every_test_fails_on_the_stubs(stub_report, reference_report):
@@ -158,10 +189,19 @@ def test_a_perfect_checkpoint_earns_every_point(lenet_submission, grader_mnist):
 def test_checkpoint_tests_skip_when_the_grader_has_no_test_set(lenet_submission, monkeypatch, tmp_path):
     folder, _ = lenet_submission
     monkeypatch.setenv("CNNKIT_DATA_DIR", str(tmp_path / "empty"))
-    monkeypatch.setattr("autograder.assignments.KIT_ROOT", tmp_path)  # no ../shared beside this "kit"
-    results = _checkpoint_results(folder)
-    for test in results.values():
-        assert test.score == 0 and "the grader has no mnist test set" in test.output, test.output
+    # A "kit" whose folders are the real ones but with no ../shared beside it.
+    kit = tmp_path / "kit"
+    kit.mkdir()
+    for folder_name in ("assignments", "reference"):
+        (kit / folder_name).symlink_to(TRAINING.student_dir.parent.parent / folder_name)
+    monkeypatch.setattr("autograder.assignments.KIT_ROOT", kit)
+    report = run_tests(TRAINING, folder, hidden=True, extra_args=("-k", "checkpoint_accuracy"))
+    assert len(report.tests) == 8, report.output
+    for test in report.tests:
+        dataset = "mnist" if test.name.startswith("lenet") else "cifar10"
+        assert test.score == 0 and f"the grader has no {dataset} test set" in test.output, test.output
+    # Every checkpoint point is lost for want of data: the results say so at the top.
+    assert report.grader_lacks_note().startswith("Note: 10 points (8 tests) were not graded")
 
 
 def test_a_pickle_with_code_is_refused(lenet_submission, grader_mnist):

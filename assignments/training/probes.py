@@ -13,12 +13,13 @@ Everything here runs on the CPU, in float64 where outputs are compared.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import time
 import types
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,39 @@ def _build(model_name: str, kwargs: Mapping[str, Any]) -> nn.Module:
     return model
 
 
+def _shape_hint(model_name: str, error: RuntimeError) -> str:
+    """What a shape mismatch inside the model usually means, or '' when it does not look like one."""
+    message = str(error)
+    if "must match the size of tensor" not in message and "size of tensor a" not in message:
+        return ""
+    if model_name in ("BasicBlock", "ResNet", "resnet18"):
+        return (
+            " A BasicBlock whose stride is not 1 or whose channels change cannot add its input to its output "
+            "as it is: the shortcut must then be a projection, a 1x1 nn.Conv2d (in_channels -> out_channels, "
+            "the block's stride, bias=False) followed by nn.BatchNorm2d(out_channels). Is yours missing? (If the "
+            "block keeps its shape, check instead that both 3x3 convolutions have padding 1.)"
+        )
+    return " Check every layer's channels, kernel size, padding and stride against the docstring."
+
+
+@contextlib.contextmanager
+def _shape_errors_explained(model_name: str, what: str) -> Iterator[None]:
+    """Turn a shape error raised inside the model into an AssertionError that says what is probably missing."""
+    try:
+        yield
+    except RuntimeError as error:
+        hint = _shape_hint(model_name, error)
+        if not hint:
+            raise
+        raise AssertionError(f"{what} failed: {str(error).splitlines()[0]}.{hint}") from None
+
+
+def _run(model_name: str, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """model(x), with shape errors explained (see _shape_errors_explained)."""
+    with _shape_errors_explained(model_name, f"{model_name}.forward on an input of shape {list(x.shape)}"):
+        return model(x)
+
+
 def _labels(y: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(y).astype(np.int64))
 
@@ -70,7 +104,7 @@ def forward_shape(model_name: str, kwargs: Mapping[str, Any], input_shape: Seque
     model = _build(model_name, kwargs).eval()
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        out = model(torch.randn(*[int(size) for size in input_shape], generator=generator))
+        out = _run(model_name, model, torch.randn(*[int(size) for size in input_shape], generator=generator))
     if not isinstance(out, torch.Tensor):
         raise AssertionError(f"{model_name}.forward returned a {type(out).__name__}, not a tensor")
     return list(out.shape)
@@ -87,7 +121,7 @@ def _seeded_values(seed: int, key: str, shape: tuple[int, ...]) -> np.random.Gen
     return np.random.default_rng([seed, zlib.crc32(f"{key}{shape}".encode())])
 
 
-def _fill_in_forward_order(model: nn.Module, x: torch.Tensor, seed: int) -> None:
+def _fill_in_forward_order(model: nn.Module, x: torch.Tensor, seed: int, model_name: str = "the model") -> None:
     """Give every parameter and buffer a value that depends only on the architecture, not on names.
 
     Layers are visited in the order the forward pass first calls them. A matrix or
@@ -109,7 +143,7 @@ def _fill_in_forward_order(model: nn.Module, x: torch.Tensor, seed: int) -> None
     ]
     try:
         with torch.no_grad():
-            model(x)
+            _run(model_name, model, x)
     finally:
         for hook in hooks:
             hook.remove()
@@ -145,9 +179,9 @@ def filled_forward(model_name: str, kwargs: Mapping[str, Any], x: np.ndarray, se
     """
     model = _build(model_name, kwargs).double().eval()
     inputs = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    _fill_in_forward_order(model, inputs, int(seed))
+    _fill_in_forward_order(model, inputs, int(seed), model_name)
     with torch.no_grad():
-        return model(inputs).numpy().astype(np.float64)
+        return _run(model_name, model, inputs).numpy().astype(np.float64)
 
 
 def zeroed_norm_forward(model_name: str, kwargs: Mapping[str, Any], x: np.ndarray) -> np.ndarray:
@@ -163,7 +197,7 @@ def zeroed_norm_forward(model_name: str, kwargs: Mapping[str, Any], x: np.ndarra
             if isinstance(module, nn.modules.batchnorm._BatchNorm):
                 module.weight.zero_()
                 module.bias.zero_()
-        return model(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy().astype(np.float64)
+        return _run(model_name, model, torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy().astype(np.float64)
 
 
 class _Linear(nn.Module):
@@ -179,6 +213,7 @@ class _Linear(nn.Module):
         self.calls_in_train_mode = 0
         self.calls_in_eval_mode = 0
         self.calls_building_a_graph = 0
+        self.autocast_dtypes: list[str | None] = []  # per forward call: the CPU autocast dtype, None when off
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
@@ -186,6 +221,8 @@ class _Linear(nn.Module):
         else:
             self.calls_in_eval_mode += 1
         self.calls_building_a_graph += int(torch.is_grad_enabled())
+        autocast = torch.is_autocast_enabled("cpu")
+        self.autocast_dtypes.append(str(torch.get_autocast_dtype("cpu")).replace("torch.", "") if autocast else None)
         return self.linear(x.to(self.linear.weight.dtype))
 
 
@@ -226,19 +263,28 @@ def train_linear_epoch(
     lr_factor_per_step: float | None = None,
     amp: str | None = None,
     grad_scaler: bool = False,
+    dtype: str | None = None,
 ) -> dict[str, Any]:
     """One epoch of your train_one_epoch with plain SGD on a fixed linear classifier, batches in order.
 
     lr_factor_per_step: if given, a LambdaLR scheduler multiplies the learning rate by
     this factor after every step (and is passed as scheduler=). amp: 'bfloat16' to pass
-    amp_dtype=torch.bfloat16 (CPU autocast; the classifier is then float32, since autocast
-    leaves float64 alone). grad_scaler: pass a torch.amp.GradScaler (initial scale 16,
-    doubling after every step without overflow) as scaler_or_none. Returns {'returned':
-    what train_one_epoch returned, 'weight': the weights after the epoch as nested lists,
-    'bias': likewise, 'train_mode_calls', 'eval_mode_calls', 'lr_after': the optimizer's
-    learning rate at the end, 'scale_after': the scaler's scale at the end, or None}.
+    amp_dtype=torch.bfloat16 (CPU autocast). grad_scaler: pass a torch.amp.GradScaler
+    (initial scale 16, doubling after every step without overflow) as scaler_or_none.
+    dtype: 'float32' or 'float64', the classifier's parameters; by default float64, or
+    float32 with amp (autocast leaves float64 alone). Compare a run with amp against one
+    with dtype='float32' and no amp: only then does the autocast alone make the difference.
+    Returns {'returned': what train_one_epoch returned, 'weight': the weights after the
+    epoch as nested lists, 'bias': likewise, 'train_mode_calls', 'eval_mode_calls',
+    'autocast': per forward call, the autocast dtype in force ('bfloat16', ...) or None,
+    'lr_after': the optimizer's learning rate at the end, 'scale_after': the scaler's
+    scale at the end, or None}.
     """
-    model = _Linear(weight, bias, torch.float32 if amp is not None else torch.float64)
+    if dtype is None:
+        dtype = "float32" if amp is not None else "float64"
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"train_linear_epoch: dtype must be 'float32' or 'float64', not {dtype!r}")
+    model = _Linear(weight, bias, getattr(torch, dtype))
     optimizer = torch.optim.SGD(model.parameters(), lr=float(lr))
     scaler = torch.amp.GradScaler("cpu", init_scale=16.0, growth_interval=1) if grad_scaler else None
     keywords: dict[str, Any] = {}
@@ -256,6 +302,7 @@ def train_linear_epoch(
         "bias": model.linear.bias.detach().numpy().tolist(),
         "train_mode_calls": model.calls_in_train_mode,
         "eval_mode_calls": model.calls_in_eval_mode,
+        "autocast": list(model.autocast_dtypes),
         "lr_after": float(optimizer.param_groups[0]["lr"]),
         "scale_after": float(scaler.get_scale()) if scaler is not None else None,
     }
@@ -291,17 +338,18 @@ def fit(
     plain = torch.utils.data.DataLoader(dataset, batch_size=int(batch_size), shuffle=False)
     optimizer = torch.optim.Adam(model.parameters(), lr=float(lr))
     device = torch.device("cpu")
-    before = train.evaluate(model, plain, device)
-    started = time.perf_counter()
-    losses = [train.train_one_epoch(model, loader, optimizer, device, None) for _ in range(int(epochs))]
-    seconds = time.perf_counter() - started
-    after = train.evaluate(model, plain, device)
-    test = None
-    if test_x is not None:
-        held_out = torch.utils.data.TensorDataset(
-            torch.as_tensor(np.asarray(test_x, dtype=np.float32)), _labels(test_y)
-        )
-        test = train.evaluate(model, torch.utils.data.DataLoader(held_out, batch_size=int(batch_size)), device)
+    with _shape_errors_explained(model_name, f"training {model_name}(**{dict(kwargs)})"):
+        before = train.evaluate(model, plain, device)
+        started = time.perf_counter()
+        losses = [train.train_one_epoch(model, loader, optimizer, device, None) for _ in range(int(epochs))]
+        seconds = time.perf_counter() - started
+        after = train.evaluate(model, plain, device)
+        test = None
+        if test_x is not None:
+            held_out = torch.utils.data.TensorDataset(
+                torch.as_tensor(np.asarray(test_x, dtype=np.float32)), _labels(test_y)
+            )
+            test = train.evaluate(model, torch.utils.data.DataLoader(held_out, batch_size=int(batch_size)), device)
     return {
         "train_losses": _as_float_list(losses),
         "before": _as_float_list(before),

@@ -150,13 +150,20 @@ def test_train_one_epoch_uses_the_grad_scaler(training, linear_problem):
 def test_train_one_epoch_autocasts_when_asked(training, linear_problem):
     """train_one_epoch: runs the forward pass under torch.autocast when amp_dtype is given"""
     x, y, weight, bias = linear_problem
-    plain = training.train_linear_epoch(x, y.tolist(), weight, bias, 0.5, 4)
-    mixed = training.train_linear_epoch(x, y.tolist(), weight, bias, 0.5, 4, None, "bfloat16")
-    difference = np.abs(np.array(mixed["weight"]) - np.array(plain["weight"])).max()
-    assert difference > 0, (
-        "with amp_dtype=torch.bfloat16 the weights came out exactly as in float32: run the forward pass and "
-        "the loss inside torch.autocast(device_type=device.type, dtype=amp_dtype)."
+    # Like with like: both runs train a float32 classifier, so only the autocast can tell them apart.
+    plain = training.train_linear_epoch(x, y.tolist(), weight, bias, 0.5, 4, None, None, False, "float32")
+    mixed = training.train_linear_epoch(x, y.tolist(), weight, bias, 0.5, 4, None, "bfloat16", False, "float32")
+    hint = "run the forward pass and the loss inside torch.autocast(device_type=device.type, dtype=amp_dtype)."
+    assert plain["autocast"] == [None] * 3, (
+        f"without amp_dtype the forward passes ran under autocast {plain['autocast']}: use autocast only when "
+        "amp_dtype is given."
     )
+    assert mixed["autocast"] == ["bfloat16"] * 3, (
+        f"with amp_dtype=torch.bfloat16 the three forward passes ran under autocast {mixed['autocast']} "
+        f"(None: no autocast); {hint}"
+    )
+    difference = np.abs(np.array(mixed["weight"]) - np.array(plain["weight"])).max()
+    assert difference > 0, f"with amp_dtype=torch.bfloat16 the weights came out exactly as in float32: {hint}"
     assert difference < 0.05, f"with bfloat16 autocast the weights moved {difference:.3g} away from float32's"
 
 

@@ -15,6 +15,12 @@ ResNet-18 >= 94% on CIFAR-10 in under 60 s). The bench says so when it runs.
 The data is read from ../shared/datasets/mnist beside the kit (never copied into
 it); without it the bench says so and measures nothing.
 
+First it prints the driver's thread choice for LeNet-5 and ResNet-18: seconds per
+training step on one thread and on all cores, the count the driver chooses, and the
+speed-up of that choice over the other.
+
+GPU numbers come from tests/bench/gpu.py, run where a GPU is lent (not by `make bench`).
+
 Run on its own with `.venv/bin/python tests/bench/bench_training.py`, or through
 `make bench`.
 """
@@ -37,6 +43,7 @@ TARGET_ACCURACY, TARGET_SECONDS = 0.975, 120.0
 
 def split_mnist_test_set() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None:
     """(train, test) images and labels: the MNIST test set split 8,000 / 2,000 with a fixed seed; None without it."""
+    from cnn_assignments.training.driver import split_test_set
     from cnn_datasets import DatasetUnavailable, load
 
     try:
@@ -44,9 +51,36 @@ def split_mnist_test_set() -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndar
     except DatasetUnavailable as error:
         print(f"SKIPPED: the MNIST test set is not available, nothing was measured.\n{error}")
         return None
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(labels))
-    train, test = order[:TRAIN_COUNT], order[TRAIN_COUNT : TRAIN_COUNT + TEST_COUNT]
-    return (images[train], labels[train]), (images[test], labels[test])
+    return split_test_set(images, labels, TRAIN_COUNT, TEST_COUNT)
+
+
+def thread_counts() -> bool:
+    """The driver's thread choice: seconds per training step on 1 thread and on all cores, and the speed-up.
+
+    LeNet-5 with the CPU recipe's batch of 64 MNIST-sized images, and ResNet-18 with a
+    batch of 32 CIFAR-sized ones (random data: the time does not depend on it). The
+    driver times the same steps at its start (driver.choose_threads) and keeps the
+    faster count. Returns True (the measurement is information, not a target).
+    """
+    from cnn_assignments.training import driver
+    from cnn_reference.training import models
+
+    default = torch.get_num_threads()
+    cases = {
+        "LeNet-5, batch 64 of 1x28x28": (models.LeNet5(), (64, 1, 28)),
+        "ResNet-18, batch 32 of 3x32x32": (models.resnet18(), (32, 3, 32)),
+    }
+    print(f"{'training step (driver.choose_threads)':<40} {'1 thread':>10} {f'{default} threads':>11} {'chosen':>7}"
+          f" {'speed-up':>9}")  # fmt: skip
+    for label, (model, (batch, channels, size)) in cases.items():
+        batch_data = (torch.randn(batch, channels, size, size), torch.randint(0, 10, (batch,)))
+        torch.set_num_threads(default)  # the choice starts from torch's default, as in a fresh driver run
+        chosen, timings = driver.choose_threads(model, batch_data)
+        slowest = max(timings.values())
+        print(f"{label:<40} {1000 * timings[1]:>8.1f}ms {1000 * timings[default]:>9.1f}ms {chosen:>7} "
+              f"{slowest / timings[chosen]:>8.2f}x")  # fmt: skip
+    torch.set_num_threads(default)
+    return True
 
 
 def main() -> bool:
@@ -54,6 +88,8 @@ def main() -> bool:
     from cnn_datasets import NORMALIZATION
     from cnn_reference.training import models, train
 
+    thread_counts()
+    print()
     split = split_mnist_test_set()
     if split is None:
         return True

@@ -18,6 +18,7 @@ import autograder.assignments
 from autograder.assignments import TRAINING
 from autograder.implementation import LocalImplementation
 from autograder.plugin import implementation_for
+from autograder.results import GRADER_LACKS
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +79,7 @@ def held_out():
                     os.environ["CNNKIT_NO_DOWNLOAD"] = previous
         found = test_sets[name]
         if isinstance(found, str):
-            pytest.skip(f"the grader has no {name} test set to measure the checkpoint on ({found})")
+            pytest.skip(f"{GRADER_LACKS} {name} test set to measure the checkpoint on ({found})")
         return found
 
     return get

@@ -46,6 +46,36 @@ def test_train_one_epoch_matches_reference(training, reference, problem, options
     assert result["scale_after"] == expected["scale_after"]
 
 
+@pytest.mark.points(1)
+@pytest.mark.parametrize(
+    "options",
+    [(None, "bfloat16", False), (0.7, "float16", True)],
+    ids=["bfloat16", "float16-scheduler-and-grad-scaler"],
+)
+def test_train_one_epoch_autocasts_like_the_reference(training, reference, problem, options):
+    """train_one_epoch: with amp_dtype, every forward pass runs under autocast, as the reference's"""
+    x, y, weight, bias = problem
+    lr_factor, amp, scaler = options
+    result = training.train_linear_epoch(x, y, weight, bias, 0.3, 3, lr_factor, amp, scaler, "float32")
+    expected = reference.train_linear_epoch(x, y, weight, bias, 0.3, 3, lr_factor, amp, scaler, "float32")
+    plain = reference.train_linear_epoch(x, y, weight, bias, 0.3, 3, lr_factor, None, scaler, "float32")
+    assert result["autocast"] == expected["autocast"], (
+        f"with amp_dtype=torch.{amp} the forward passes ran under autocast {result['autocast']}, the "
+        f"reference's under {expected['autocast']} (None: no autocast): run the forward pass and the loss "
+        "inside torch.autocast(device_type=device.type, dtype=amp_dtype)."
+    )
+    # Like with like: the same float32 classifier with and without autocast. The rounding of the
+    # 16-bit forward pass moves the weights by far more than this tolerance admits.
+    autocast_shift = np.abs(np.array(expected["weight"]) - np.array(plain["weight"])).max()
+    assert autocast_shift > 1e-4, "the reference's autocast run should differ from its float32 run"
+    assert_close(
+        np.array(result["weight"]),
+        np.array(expected["weight"]),
+        what=f"weight after one epoch with {amp} autocast",
+        tolerance=1e-3,
+    )
+
+
 def _learnable_task(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Images that are one of ten fixed random templates plus noise: a task a model can learn and generalize."""
     templates = 2.0 * np.random.default_rng(99).standard_normal((10, 1, 28, 28))
