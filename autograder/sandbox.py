@@ -63,6 +63,9 @@ from autograder import wire
 from autograder.assignments import KIT_ROOT, AssignmentSpec, FunctionSpec
 from autograder.implementation import SubmissionError
 from autograder.sandbox_process import (
+    WORKER_DIED,
+    WORKER_EXITED,
+    WORKER_SILENT,
     SandboxStartError,
     SlotLease,
     WorkerProcess,
@@ -70,7 +73,7 @@ from autograder.sandbox_process import (
     running_as_root,
     site_packages,
 )
-from autograder.submission import MAX_ARTIFACT_BYTES, UnsafeFile, read_submitted_file
+from autograder.submission import MAX_ARTIFACT_BYTES, REFUSED_ENTRY, UnsafeFile, read_submitted_file
 
 OUTPUT_KEEP = 64 * 1024  # bytes of student output kept between two take_output() calls
 _GIB = 1 << 30
@@ -78,6 +81,20 @@ _MIB = 1 << 20
 # Modules of the student release that submissions may import (the README tells students to use gradcheck).
 HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
+# The phrases the sandbox's failure messages are built from. The class report
+# (autograder/class_report.py) sorts failed tests by them (FAILURE_KINDS), so a message
+# reworded here still lands in the right row of the report.
+CALL_TIMED_OUT = "did not return within"
+IMPORT_TIMED_OUT = "did not finish within"
+BUDGET_USED_UP = "was not run: the submission used up its"
+UNREADABLE_REPLY = "the worker sent an unreadable reply"
+PROTOCOL_BROKEN = "broke the worker's protocol"
+WORKER_FAILED = "the sandbox worker failed"
+FAILURE_KINDS: dict[str, tuple[str, ...]] = {
+    "timeout": (CALL_TIMED_OUT, IMPORT_TIMED_OUT, BUDGET_USED_UP),
+    "crash": (WORKER_DIED, WORKER_EXITED, WORKER_SILENT),
+    "sandbox": (UNREADABLE_REPLY, PROTOCOL_BROKEN, WORKER_FAILED, REFUSED_ENTRY),
+}
 # A submission that keeps killing its workers gets no more helpers after this many.
 HELPER_STARTS = 3
 # glibc in a fresh process maps every block over 128 KiB on its own and unmaps it when
@@ -421,9 +438,9 @@ class SandboxImplementation:
                         raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
             except (TimeoutError, EOFError, OSError, wire.ProtocolError) as error:
                 if isinstance(error, TimeoutError):
-                    what = f"did not finish within {self.call_timeout:g} s"
+                    what = f"{IMPORT_TIMED_OUT} {self.call_timeout:g} s"
                 elif isinstance(error, wire.ProtocolError):
-                    what = f"broke the worker's protocol ({error})"
+                    what = f"{PROTOCOL_BROKEN} ({error})"
                 else:
                     what = f"ended it: {describe_exit(worker.ended())}"
                 self._stop_worker()
@@ -453,9 +470,7 @@ class SandboxImplementation:
         if self._closed:
             raise SubmissionError(f"{name}: the sandbox was already closed")
         if self._budget <= 0:
-            raise SubmissionError(
-                f"{name} was not run: the submission used up its {self.limits.time_budget:g} s of sandbox time"
-            )
+            raise SubmissionError(f"{name} {BUDGET_USED_UP} {self.limits.time_budget:g} s of sandbox time")
         worker = self._worker
         if worker is None or not worker.ready:
             worker = self._ready_worker()
@@ -493,7 +508,7 @@ class SandboxImplementation:
             return self._unpack(function, message["seq"], frame, encoder.tracked)
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
 
     def _exchange(
         self, worker: WorkerProcess, name: str, request: Any, timeout: float, since: float | None = None
@@ -512,7 +527,7 @@ class SandboxImplementation:
         except TimeoutError:
             self._replace_worker()
             raise SubmissionError(
-                f"{name} did not return within {timeout:g} s; it was stopped "
+                f"{name} {CALL_TIMED_OUT} {timeout:g} s; it was stopped "
                 "(look for an infinite loop, or code far slower than it needs to be)"
             ) from None
         except (EOFError, OSError) as error:
@@ -521,7 +536,7 @@ class SandboxImplementation:
             raise SubmissionError(f"{ending} while running {name}") from None
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
         finally:
             self._budget -= time.monotonic() - started
         self._drain_output(worker)
@@ -680,7 +695,7 @@ class SandboxImplementation:
                 raise wire.ProtocolError(f"perturbed outputs of shape {outputs.shape} for {covered} entries")
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
         return outputs, covered
 
     def _take_releases(self) -> list[int]:
@@ -785,7 +800,7 @@ class SandboxImplementation:
         message = str(error.get("message", ""))[:10_000]
         if kind != "exception":
             if kind == "internal":
-                return SubmissionError(f"{name}: the sandbox worker failed:\n{message}")
+                return SubmissionError(f"{name}: {WORKER_FAILED}:\n{message}")
             return SubmissionError(f"{name}: {message}")
         type_name = str(error.get("type", "Exception"))[:100]
         traceback_text = str(error.get("traceback", ""))[:5000]
