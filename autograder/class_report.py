@@ -372,16 +372,17 @@ def _fingerprint(name: str, text: str, boilerplate: object):
     )
 
 
-def boilerplate_hashes(spec: AssignmentSpec) -> dict[str, object]:
-    """Per code file: the fingerprint hashes of its stub (what every student starts from)."""
+def stub_code(spec: AssignmentSpec) -> dict[str, str]:
+    """The stubs of the assignment's code files (what every student starts from), by file name."""
+    stubs = (spec.student_dir / file_name for file_name in spec.files)
+    return {stub.name: stub.read_text() for stub in stubs if stub.is_file()}
+
+
+def boilerplate_hashes(stubs: dict[str, str]) -> dict[str, object]:
+    """Per code file: the fingerprint hashes of its stub's text, which comparisons then ignore."""
     import numpy as np
 
-    hashes = {}
-    for file_name in spec.files:
-        stub = spec.student_dir / file_name
-        text = stub.read_text() if stub.is_file() else ""
-        hashes[file_name] = np.array(sorted(_fingerprint(file_name, text, None).hashes))
-    return hashes
+    return {name: np.array(sorted(_fingerprint(name, text, None).hashes)) for name, text in stubs.items()}
 
 
 def code_files(submission: Path, spec: AssignmentSpec) -> dict[str, str]:
@@ -466,7 +467,7 @@ def similarity_table(submissions_dir: Path | None, spec: AssignmentSpec, names: 
         raise ValueError(f"--submissions {submissions_dir} is not a folder")
     paths = submission_names(submissions_dir)
     codes = {name: code_files(paths[name], spec) for name in names if name in paths}
-    rows = similarity_rows(codes, boilerplate_hashes(spec))
+    rows = similarity_rows(codes, boilerplate_hashes(stub_code(spec)))
     table.rows = rows[:pairs] if pairs > 0 else rows
     table.note = (
         f"copydetect fingerprints ({NOISE_TOKENS}-token matches) of {', '.join(spec.files)}, the stubs' code "
