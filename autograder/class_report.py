@@ -98,7 +98,7 @@ def read_statuses(csv_path: Path | None) -> dict[str, str]:
         return {row["submission"]: row.get("status") or "graded" for row in csv.DictReader(stream)}
 
 
-def read_report(folder: Path, spec: AssignmentSpec | None) -> GradeReport:
+def read_report(folder: Path, spec: AssignmentSpec) -> GradeReport:
     """The GradeReport of one submission's results folder: report.json, else results.json.
 
     results.json (Gradescope's schema) has no parts; a test's part is then taken from its
@@ -112,9 +112,8 @@ def read_report(folder: Path, spec: AssignmentSpec | None) -> GradeReport:
             tests = [TestResult(**{k: v for k, v in test.items() if k in known}) for test in data.get("tests", [])]
             return GradeReport(assignment=str(data.get("assignment", "")), tests=tests, output=data.get("output", ""))
         data = json.loads((folder / "results.json").read_text())
-        parts = spec.parts if spec is not None else ()
-        tests = [_gradescope_test(test, parts) for test in data.get("tests", [])]
-        return GradeReport(assignment=spec.name if spec else "", tests=tests, output=str(data.get("output", "")))
+        tests = [_gradescope_test(test, spec.parts) for test in data.get("tests", [])]
+        return GradeReport(assignment=spec.name, tests=tests, output=str(data.get("output", "")))
     except (OSError, ValueError, TypeError, KeyError) as error:
         return GradeReport(assignment="", output=f"the results in {folder} could not be read: {error}")
 
@@ -134,6 +133,20 @@ def _gradescope_test(test: dict, parts: tuple[str, ...]) -> TestResult:
     )
 
 
+def named_assignment(folders: list[Path]) -> str:
+    """The assignment the report.json files of these results folders name; ValueError unless exactly one."""
+    named = set()
+    for folder in folders:
+        try:
+            named.add(json.loads((folder / "report.json").read_text())["assignment"])
+        except (OSError, ValueError, TypeError, KeyError):
+            continue  # a submission without a readable report says nothing about it
+    if len(named) != 1:
+        found = ", ".join(sorted(map(str, named))) or "none"
+        raise ValueError(f"cannot tell the assignment from the reports (they name: {found}); give --assignment")
+    return named.pop()
+
+
 def load_batch(grades: Path, assignment: str | None = None) -> tuple[AssignmentSpec, list[GradedSubmission]]:
     """The assignment and every submission of a batch, by name.
 
@@ -141,18 +154,13 @@ def load_batch(grades: Path, assignment: str | None = None) -> tuple[AssignmentS
     """
     folder, csv_path = locate_batch(grades)
     statuses = read_statuses(csv_path)
-    names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
-    if not names:
+    folders = sorted(entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if not folders:
         raise ValueError(f"{folder} holds no submission's results")
-    spec = get_assignment(assignment) if assignment else None
-    reports = {name: read_report(folder / name, spec) for name in names}
-    if spec is None:
-        named = {report.assignment for report in reports.values() if report.assignment}
-        if len(named) != 1:
-            raise ValueError(f"cannot tell the assignment from the reports in {folder} ({named}); give --assignment")
-        spec = get_assignment(named.pop())
-        reports = {name: read_report(folder / name, spec) for name in names}
-    return spec, [GradedSubmission(name, reports[name], statuses.get(name, "graded")) for name in names]
+    spec = get_assignment(assignment or named_assignment(folders))
+    return spec, [
+        GradedSubmission(entry.name, read_report(entry, spec), statuses.get(entry.name, "graded")) for entry in folders
+    ]
 
 
 # --- the tables ----------------------------------------------------------------------------------
