@@ -102,8 +102,9 @@ def read_report(folder: Path, spec: AssignmentSpec) -> GradeReport:
     """The GradeReport of one submission's results folder: report.json, else results.json.
 
     results.json (Gradescope's schema) has no parts; a test's part is then taken from its
-    number 'part.index', counting the assignment's parts in order. A file that cannot be
-    read gives a report without tests that says so.
+    number 'part.index', counting the assignment's parts in order, which holds when every
+    part ran tests (batch always writes report.json, so only results from elsewhere need
+    this). A file that cannot be read gives a report without tests that says so.
     """
     known = {item.name for item in fields(TestResult)}
     try:
