@@ -14,8 +14,11 @@ Outputs:
 
 A submission whose grading process crashes or runs past --submission-timeout gets a
 results.json with score 0 that says so, and the batch goes on. The submissions
-folder and the output folder are hidden from every sandboxed worker, so no student
-code reads another student's work or grades.
+folder and the output folder are outside every sandboxed worker's root, so no student
+code reads another student's work or grades. Where the sandbox's isolation is reduced
+(no namespaces: see autograder/sandbox.py) that holds only through permissions, so
+--jobs above 1 refuses unless given --allow-reduced-isolation, and such submissions'
+status is 'graded with reduced isolation'.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
+from autograder.grading import REDUCED_ISOLATION_STATUS, positive_seconds
 from autograder.report import write_json_atomically
-from autograder.sandbox import HIDE_VARIABLE
+from autograder.sandbox import DEFAULT_TIME_BUDGET, HIDE_VARIABLE, reduced_isolation_here
 
 # How a submission's status starts in grades.csv when its grading ran out of time (the class report reads it).
 GRADING_TIMED_OUT = "grading took longer than"
@@ -48,9 +52,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
     parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds per call of a student function")
     parser.add_argument(
+        "--time-budget",
+        type=positive_seconds,
+        default=DEFAULT_TIME_BUDGET,
+        help=f"seconds the sandbox may spend on each submission in all (default {DEFAULT_TIME_BUDGET:g})",
+    )
+    parser.add_argument(
         "--submission-timeout", type=float, default=1800.0, help="seconds one submission's grading may take in all"
     )
     parser.add_argument("-k", dest="keyword", help="grade only the tests matching this pytest -k expression")
+    parser.add_argument(
+        "--allow-reduced-isolation",
+        action="store_true",
+        help="grade several submissions at once even where the sandbox cannot use namespaces (they may see each other)",
+    )
 
 
 @dataclass
@@ -125,18 +140,22 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         str(report_path),
         "--call-timeout",
         str(args.call_timeout),
+        "--time-budget",
+        str(getattr(args, "time_budget", DEFAULT_TIME_BUDGET)),
         "--quiet",
     ]
     if getattr(args, "keyword", None):
         command += ["-k", args.keyword]
     started = time.perf_counter()
     status = "graded"
+    reduced = False
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
         stdout, stderr = process.communicate(timeout=args.submission_timeout)
-        if process.returncode != 0:
+        reduced = process.returncode == REDUCED_ISOLATION_STATUS
+        if process.returncode != 0 and not reduced:
             status = f"grader exited with status {process.returncode}"
     except subprocess.TimeoutExpired:
         # SIGTERM first: the grader then closes its sandbox, which kills whatever the submission started.
@@ -163,9 +182,13 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
     for test in report.get("tests", []):
         parts[test["part"]] = parts.get(test["part"], 0.0) + float(test["score"])
         maxima[test["part"]] = maxima.get(test["part"], 0.0) + float(test["max_score"])
+    if report.get("rejected") and status == "graded":
+        status = "not graded: " + str(report["rejected"]).splitlines()[0][:200]
     if not report.get("tests") and status == "graded":
         lines = str(report.get("output") or "").strip().splitlines()
         status = "not graded: " + (lines[0][:200] if lines else "no test ran")
+    elif reduced:
+        status = "graded with reduced isolation"
     return Outcome(name, parts, round(sum(parts.values()), 6), round(sum(maxima.values()), 6), status, seconds)
 
 
@@ -208,8 +231,29 @@ def grade_all(folder: Path, spec: AssignmentSpec, csv_path: Path, args: argparse
                 f"({outcome.seconds:.1f} s) {outcome.status}",
                 flush=True,
             )
+    _fill_missing_maxima(outcomes, spec, args)
     write_csv(outcomes, spec, csv_path)
     return outcomes
+
+
+def _fill_missing_maxima(outcomes: list[Outcome], spec: AssignmentSpec, args: argparse.Namespace) -> None:
+    """Give submissions whose grading wrote no tests (a crash, a timeout) the assignment's maximum.
+
+    Every row of the CSV then has the same max_total, whatever happened to it.
+    """
+    missing = [outcome for outcome in outcomes if not outcome.max_total]
+    if not missing:
+        return
+    from autograder.runner import collect_tests  # pytest is only needed when some grading failed
+
+    keyword = ("-k", args.keyword) if getattr(args, "keyword", None) else ()
+    try:
+        maximum = collect_tests(spec, hidden=spec.hidden_tests_dir.is_dir(), extra_args=keyword).max_score
+    except Exception as error:  # noqa: BLE001 - the CSV is written even so, with the maxima unknown
+        print(f"batch: could not count the assignment's points: {error}", file=sys.stderr)
+        return
+    for outcome in missing:
+        outcome.max_total = maximum
 
 
 def run(args: argparse.Namespace) -> int:
@@ -218,9 +262,16 @@ def run(args: argparse.Namespace) -> int:
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder of submissions")
     csv_path = Path(args.out)
+    if args.jobs > 1 and not getattr(args, "allow_reduced_isolation", False):
+        reduced = reduced_isolation_here()
+        if reduced:
+            raise ValueError(
+                f"--jobs {args.jobs}: the sandbox's isolation is reduced here ({reduced}), so submissions graded "
+                "at the same time could read each other's files; use --jobs 1, or --allow-reduced-isolation"
+            )
     started = time.perf_counter()
     outcomes = grade_all(folder, spec, csv_path, args)
-    failed = [outcome.name for outcome in outcomes if outcome.status != "graded"]
+    failed = [outcome.name for outcome in outcomes if not outcome.status.startswith("graded")]
     print(
         f"{len(outcomes)} submissions in {time.perf_counter() - started:.1f} s; grades in {csv_path}, "
         f"results in {results_folder(csv_path)}/" + (f"; not graded: {', '.join(failed)}" if failed else "")

@@ -3,9 +3,10 @@
 The zip is what Gradescope's "Zip file upload" autograder expects, everything at its
 top level:
 
-- setup.sh: run once when Gradescope builds the image; creates a venv with the pinned
-  dependencies (torch from PyTorch's CPU-only index, the rest from requirements.lock)
-  and installs the kit into it in editable mode;
+- setup.sh: run once when Gradescope builds the image; finds or installs a Python
+  3.11+ (python3-venv on Ubuntu 24.04, a uv-installed CPython on 22.04), creates a
+  venv with the pinned dependencies (torch from PyTorch's CPU-only index, the rest
+  from requirements.lock) and installs the kit into it in editable mode;
 - run_autograder: run for every submission; grades /autograder/submission with
   `python -m autograder grade` (sandboxed) into /autograder/results/results.json,
   and writes a zero-score results.json if the grader itself fails;
@@ -42,6 +43,10 @@ from autograder.release import (
 # that installing a bundle never replaces a kit installed in the same environment.
 BUNDLE_PROJECT_NAME = "cnnkit-autograder"
 SCRIPTS = ("setup.sh", "run_autograder")
+# Where the base image has no Python 3.11+ (Ubuntu 22.04), setup.sh installs uv from PyPI
+# and a standalone CPython with it: the same minor version as the kit's own environment.
+UV_PIN = "uv==0.13.9"
+UV_PYTHON = "3.11"
 
 
 @dataclass
@@ -84,7 +89,12 @@ def bundle_contents(assignment: str, kit_root: Path = KIT_ROOT, *, include_data:
                 contents[f"datasets/cache/{path.relative_to(cache).as_posix()}"] = path.read_bytes()
     contents["pyproject.toml"] = bundle_pyproject(kit_root).encode()
     contents["requirements.lock"] = runtime_lock(kit_root).encode()
-    values = {"ASSIGNMENT": spec.name, "NUMPY": pinned(lock_lines(kit_root), "numpy").split("==")[1]}
+    values = {
+        "ASSIGNMENT": spec.name,
+        "NUMPY": pinned(lock_lines(kit_root), "numpy").split("==")[1],
+        "UV_PIN": UV_PIN,
+        "UV_PYTHON": UV_PYTHON,
+    }
     for script in SCRIPTS:
         contents[script] = fill_template((TEMPLATES / "gradescope" / script).read_text(), values).encode()
     return contents
@@ -132,5 +142,8 @@ def run(args: argparse.Namespace) -> int:
     bundle = build_bundle(args.assignment, args.out, include_data=args.include_data)
     size = bundle.zip_path.stat().st_size
     print(f"gradescope: {bundle.zip_path} ({len(bundle.files)} files, {size / 1024:.0f} KiB) for '{bundle.assignment}'")
-    print("gradescope: upload it as the assignment's autograder (Ubuntu 24.04 base image); see docs/instructors.md")
+    print(
+        "gradescope: upload it as the assignment's autograder (Ubuntu 22.04 or 24.04 base image) and set its "
+        "timeout; see docs/instructors.md"
+    )
     return 0

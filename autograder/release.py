@@ -295,17 +295,41 @@ def planned_files(kit_root: Path = KIT_ROOT) -> dict[str, Path]:
     return plan
 
 
+def assignment_points(specs: list[AssignmentSpec]) -> dict[str, dict[str, float]]:
+    """Per assignment, the points of its public tests and of its hidden tests, counted by collecting them.
+
+    The hidden tests stay behind, so the release carries these numbers (tools/points.json)
+    for `check` and the README to tell students how their grade divides.
+    """
+    from autograder.runner import count_points  # pytest is only needed where tests are counted
+
+    return {spec.name: count_points(spec) for spec in specs}
+
+
+def _points_list(points: dict[str, dict[str, float]]) -> str:
+    lines = []
+    for name, split in points.items():
+        total = split["public"] + split["hidden"]
+        lines.append(
+            f"- `{name}`: the public tests are worth {split['public']:g} of its {total:g} points; "
+            f"the hidden tests, the other {split['hidden']:g}."
+        )
+    return "\n".join(lines)
+
+
 def generated_files(kit_root: Path = KIT_ROOT) -> dict[str, str]:
     """Release path -> text of every file made from a template."""
     specs = _student_assignments(kit_root)
     project = kit_project(kit_root)
     locked = lock_lines(kit_root)
     dependencies = "\n".join(f'    "{requirement}",' for requirement in project["dependencies"])
+    points = assignment_points(specs)
     values = {
         "ASSIGNMENTS": " ".join(spec.name for spec in specs),
         "ASSIGNMENT_LIST": _assignment_list(specs),
         "DEPENDENCIES": dependencies,
         "NUMPY": pinned(locked, "numpy").split("==")[1],
+        "POINTS_LIST": _points_list(points),
         "SETUPTOOLS": pinned(locked, "setuptools"),
         "TORCH_PIN": pinned(locked, "torch"),
         "VERSION": project["version"],
@@ -326,6 +350,8 @@ def generated_files(kit_root: Path = KIT_ROOT) -> dict[str, str]:
         "tools/make_submission.py": (student / "make_submission.py").read_text(),
         # Lets `make submit` say when a file is still the unchanged stub.
         "tools/stubs.json": json.dumps(stubs, indent=2, sort_keys=True) + "\n",
+        # Lets `check` say how many points the hidden tests, which stay behind, are worth.
+        "tools/points.json": json.dumps(points, indent=2, sort_keys=True) + "\n",
         MARKER: "Built by `python -m autograder release`; a rebuild replaces this folder.\n",
     }
 

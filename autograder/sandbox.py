@@ -22,18 +22,38 @@ a SubmissionError, and a fresh worker serves the next call (forked in a millisec
 two by the grader's zygote: see sandbox_process._Zygote). close() ends the worker and
 every process it started.
 
+Grading time is bounded: after a function times out once, its later calls fail at
+once with that first failure's message (the tests of the other functions run as
+usual); and one time budget per submission (SandboxLimits.time_budget) covers every
+second the grader waits on it: worker starts and imports, calls, numeric-gradient
+batches and the helper. Each wait is cut to the budget left, and once it is spent
+every call fails at once, so a submission that hangs or crashes everywhere still
+grades in a bounded time with every test listed (out_of_time says whether it ran out).
+
 Numeric gradients (call_perturbed) are shared with a second worker, the helper, where
 the grader may use more than one CPU: each takes half of the entries, and the result,
 the error and the printed output are those of one worker doing it all.
 
 Confinement (see autograder/sandbox_jail.py): as root, the worker runs as a
-dedicated uid in private mount and network namespaces with the kit, the temporary
-folders and any folders listed in $CNNKIT_SANDBOX_HIDE (os.pathsep-separated) covered
-by empty tmpfs mounts, and with limits on CPU time, address space, processes, file
-size and core dumps. Without root it is best effort: the same process isolation and
-resource limits, but the worker runs as the grader's own user, can read what that
-user can read, and could signal the grader; the daemons it starts are found by a
-marker in their environment, which a determined student can wipe.
+dedicated uid in private mount, IPC and network namespaces, in a root file system
+built from an allow-list (the interpreter, the standard library, shared libraries,
+site-packages, the submission and a private size-limited scratch): nothing else of
+the host exists for it. Limits: CPU time, address space, file size and core dumps
+per process; memory and processes of the whole sandbox through a control group where
+one can be made (else a note says so); replies bounded in size before they are read;
+a seccomp filter against namespaces, mounts, ptrace, keys and the like. close() kills
+every process of the uid and removes the control group; the IPC namespace takes the
+System V objects with it.
+
+Reduced isolation: without root, where unshare is refused (a container's seccomp
+profile), or with namespaces turned off ($CNNKIT_SANDBOX_NAMESPACES=0), the worker
+sees the host's files. As root it still runs as the slot uid, the kit's secrets and
+staged submissions are private to root, and close() also removes the uid's System V
+objects and the files it left in the world-writable folders. Without root it runs as
+the grader's own user, can read what that user can read and could signal the grader;
+the daemons it starts are found by a marker in their environment, which a determined
+student can wipe. `reduced` says why the isolation was reduced ('' when it was not),
+and the results say so (see autograder/runner.py).
 
 Nothing of the kit is importable in the worker except a copy of autograder/gradcheck.py,
 the checker the student README tells students to use, put beside the submission so
@@ -45,6 +65,7 @@ from __future__ import annotations
 import atexit
 import base64
 import builtins
+import contextlib
 import itertools
 import os
 import shutil
@@ -52,7 +73,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,12 +87,17 @@ from autograder.sandbox_process import (
     WORKER_DIED,
     WORKER_EXITED,
     WORKER_SILENT,
+    SandboxCgroup,
     SandboxStartError,
     SlotLease,
     WorkerProcess,
     describe_exit,
+    namespaces_refused,
+    remove_files_of,
+    remove_ipc_objects,
     running_as_root,
     site_packages,
+    standard_library,
 )
 from autograder.submission import MAX_ARTIFACT_BYTES, REFUSED_ENTRY, UnsafeFile, read_submitted_file
 
@@ -86,17 +112,30 @@ HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
 # reworded here still lands in the right row of the report.
 CALL_TIMED_OUT = "did not return within"
 IMPORT_TIMED_OUT = "did not finish within"
-BUDGET_USED_UP = "was not run: the submission used up its"
+BUDGET_USED_UP = "the submission used up its time budget"
+TIMED_OUT_EARLIER = "timed out, so its later calls fail at once"
 UNREADABLE_REPLY = "the worker sent an unreadable reply"
 PROTOCOL_BROKEN = "broke the worker's protocol"
 WORKER_FAILED = "the sandbox worker failed"
 FAILURE_KINDS: dict[str, tuple[str, ...]] = {
-    "timeout": (CALL_TIMED_OUT, IMPORT_TIMED_OUT, BUDGET_USED_UP),
+    "timeout": (CALL_TIMED_OUT, IMPORT_TIMED_OUT, BUDGET_USED_UP, TIMED_OUT_EARLIER),
     "crash": (WORKER_DIED, WORKER_EXITED, WORKER_SILENT),
     "sandbox": (UNREADABLE_REPLY, PROTOCOL_BROKEN, WORKER_FAILED, REFUSED_ENTRY),
 }
+NAMESPACES_VARIABLE = "CNNKIT_SANDBOX_NAMESPACES"  # "0": no namespaces, as where unshare is refused
+# Shared libraries the interpreter, numpy and torch load; bound read-only into the worker's root.
+SHARED_LIBRARY_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
 # A submission that keeps killing its workers gets no more helpers after this many.
 HELPER_STARTS = 3
+# Seconds of a submission's time budget (see SandboxImplementation): with Gradescope's default
+# limit of 10 minutes per submission, this leaves over 3 minutes for the container's start,
+# the grader's own work (about a second for `layers`) and writing the results.
+DEFAULT_TIME_BUDGET = 400.0
+# A numeric-gradient batch (one round trip for all of a gradient's evaluations) may take the
+# time of this many calls, whatever its size. The reference's largest batch (352 evaluations
+# of conv_forward_naive) took 0.12 s on a loaded 2-core machine, 250 times less than the 30 s
+# this allows with the default 10 s per call; only a hanging forward pass runs into it.
+GRADIENT_BATCH_CALLS = 3.0
 # glibc in a fresh process maps every block over 128 KiB on its own and unmaps it when
 # freed, so each such array the worker builds costs a page fault per 4 KiB, every time.
 # The worker keeps freed memory for reuse instead (its address-space limit still holds).
@@ -109,17 +148,19 @@ class SandboxLimits:
     """What a worker may use. Every field is a keyword argument of SandboxImplementation."""
 
     memory_bytes: int = 4 * _GIB  # address space per process (torch needs several GiB of it)
+    sandbox_memory_bytes: int = 2 * _GIB  # memory of all the sandbox's processes together (root, cgroup)
     cpu_seconds: int = 600  # CPU time per worker process, a backstop behind the per-call timeout
     file_bytes: int = 16 * _MIB  # largest file a worker may write, its captured output included
-    processes: int = 32  # processes and threads of the worker's uid
-    scratch_bytes: int = 64 * _MIB  # the tmpfs a worker may write into (root only)
+    processes: int = 32  # processes and threads of the worker's uid, and of the sandbox's cgroup
+    scratch_bytes: int = 64 * _MIB  # the tmpfs root a worker may write into: work folder, /tmp, /dev/shm (root only)
     cache_limit: int = 512  # forward-pass caches a worker keeps (least recently used go first)
-    time_budget: float = 600.0  # seconds of calls per submission; past it every call fails at once
+    time_budget: float = DEFAULT_TIME_BUDGET  # seconds the grader may wait on the submission in all
     startup_timeout: float = 30.0  # seconds for a worker to start, before it imports student files
-    max_reply_bytes: int = 512 * _MIB
+    max_reply_bytes: int = 64 * _MIB  # a worker's reply, checked from its length before it is read
+    max_reply_json: int = 4 * _MIB  # the JSON part of a reply (arrays travel beside it)
     threads: int = 1  # BLAS and OpenMP threads of a worker
-    namespaces: bool = True  # use namespaces when running as root
-    hide: tuple[str, ...] = ()  # more folders to hide from the worker (root only)
+    namespaces: bool = True  # use namespaces when running as root (False: reduced isolation)
+    hide: tuple[str, ...] = ()  # folders that must never be visible; outside the allow-list anyway (root only)
     gradient_workers: int = 2  # workers that share a numeric gradient's evaluations (more CPUs than 1 needed)
 
 
@@ -203,6 +244,7 @@ class SandboxImplementation:
         self.call_timeout = float(call_timeout)
         self.limits = SandboxLimits(**limits)
         self.notes: list[str] = []  # what the sandbox could not do on this machine
+        self.reduced = ""  # why the isolation is reduced ('' : it is not)
         self._files: dict[str, bytes] = {}
         self._broken: dict[str, str] = {}  # file -> why it cannot be imported (unsafe, hung, ended the worker)
         for file_name in spec.files:
@@ -223,7 +265,10 @@ class SandboxImplementation:
         self._releases: list[tuple[int, int]] = []
         # handle id -> the caller's arguments of the call that made that cache (see _write_back)
         self._cache_arguments: dict[int, list] = {}
-        self._budget = self.limits.time_budget
+        # The time budget: seconds charged so far, and since when the block being charged now runs.
+        self._spent = 0.0
+        self._charge_started: float | None = None
+        self._timed_out: dict[str, str] = {}  # function -> the message of its first timeout
         self._output = bytearray()
         self._output_dropped = 0
         self._worker: WorkerProcess | None = None
@@ -236,13 +281,18 @@ class SandboxImplementation:
         self._as_root = running_as_root()
         self._lease: SlotLease | None = None
         self._base: Path | None = None
+        self._cgroup: SandboxCgroup | None = None
         _OPEN.add(self)
         try:
             self._lease = SlotLease.acquire() if self._as_root else None
             self._base = Path(tempfile.mkdtemp(prefix="cnnkit-sandbox-"))
+            self.reduced = self._reduced_from_the_start()
+            if self.reduced:
+                self._note_exposed_folders()
             if self._as_root:
                 self._base.chmod(0o711)  # the worker's uid may pass through, not list
                 _protect_secrets()
+                self._cgroup = self._make_cgroup()
             self._start_worker()  # it boots while the caller goes on
         except BaseException:
             self.close()
@@ -255,13 +305,17 @@ class SandboxImplementation:
             raise AttributeError(name)
         function_spec = self.spec.function(name)  # AttributeError for names that are not graded
 
+        # Everything a call does is charged to the time budget: waiting for a worker to start and
+        # import the submission, the call itself, and replacing a worker that crashed or hung.
         def call(*args: Any, **kwargs: Any) -> Any:
             __tracebackhide__ = True  # pytest shows the test's line, not the proxy's frames
-            return self._call(function_spec, args, kwargs)
+            with self._charged():
+                return self._call(function_spec, args, kwargs)
 
         def call_perturbed(arguments: list, *, wrt: int, take: int, step: float) -> np.ndarray:
             __tracebackhide__ = True
-            return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
+            with self._charged():
+                return self._call_perturbed(function_spec, arguments, wrt=wrt, take=take, step=step)
 
         call.__name__ = call.__qualname__ = name
         call.__doc__ = f"{name} of the submission, run in the sandbox."
@@ -280,12 +334,30 @@ class SandboxImplementation:
         self._output_dropped = 0
         return text
 
+    @property
+    def time_spent(self) -> float:
+        """Seconds of the time budget used so far (time the grader waited on the submission)."""
+        if self._charge_started is None:
+            return self._spent
+        return self._spent + time.monotonic() - self._charge_started
+
+    @property
+    def out_of_time(self) -> bool:
+        """Whether the submission has used up its time budget (every later call fails at once)."""
+        return self.time_spent >= self.limits.time_budget
+
     def close(self) -> None:
         """End the worker and every process it started; release the uid slot and the folders."""
         if self._closed:
             return
         self._closed = True
         self._stop_worker()
+        if self._cgroup is not None:
+            problem = self._cgroup.close()
+            if problem:
+                self.notes.append(f"the sandbox's control group could not be removed: {problem}")
+        if self._lease is not None:
+            self._sweep(self._lease.uid)
         if self._base is not None:
             shutil.rmtree(self._base, ignore_errors=True)
         if self._lease is not None:
@@ -297,26 +369,69 @@ class SandboxImplementation:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # --- isolation ----------------------------------------------------------------------
+
+    def _reduced_from_the_start(self) -> str:
+        """Why this sandbox cannot use namespaces at all ('' : it will try them)."""
+        return _reduced_by_configuration(self._as_root, self.limits.namespaces)
+
+    def _note_exposed_folders(self) -> None:
+        """With reduced isolation, name the folders that must stay hidden ($CNNKIT_SANDBOX_HIDE) yet others may read.
+
+        In its own root the worker sees none of them; without one only permissions protect them.
+        """
+        folders = [*self.limits.hide, *filter(None, os.environ.get(HIDE_VARIABLE, "").split(os.pathsep))]
+        for folder in folders:
+            try:
+                exposed = Path(folder).stat().st_mode & 0o005
+            except OSError:
+                continue
+            if exposed:
+                self.notes.append(f"{folder} is readable by other users, so by the sandboxed code (make it 0700)")
+
+    def _make_cgroup(self) -> SandboxCgroup | None:
+        name = f"cnnkit-sandbox-{self._lease.slot}"
+        cgroup, why = SandboxCgroup.create(name, self.limits.sandbox_memory_bytes, self.limits.processes)
+        if cgroup is None:
+            self.notes.append(
+                f"no limit on the memory and processes of the sandbox as a whole (no control group: {why}); "
+                "each process has its own limits only"
+            )
+        return cgroup
+
+    def _sweep(self, uid: int) -> None:
+        """Remove what the slot uid left beside its processes: System V IPC objects; files, where it saw the host."""
+        left = remove_ipc_objects(uid)
+        if left:
+            self.notes.append(f"System V IPC objects {left} of the sandbox could not be removed")
+        if self.reduced:  # in its own root it could write nowhere else
+            failed = remove_files_of(uid)
+            if failed:
+                self.notes.append(f"files the sandbox left could not be removed: {failed[:10]}")
+
+    def isolation_report(self) -> str:
+        """What the results' top-level output says about the sandbox: reduced isolation and what it could not do."""
+        lines = [f"The sandbox's isolation was reduced: {self.reduced}." if self.reduced else ""]
+        lines += [f"Sandbox note: {note}" for note in self.notes]
+        return "\n".join(line for line in lines if line)
+
     # --- workers ------------------------------------------------------------------------
 
     def _plan(self, prefix: str) -> dict[str, Any]:
         limits = self.limits
         uid = self._lease.uid if self._lease is not None else None
-        temp = tempfile.gettempdir()
-        hide = [[str(KIT_ROOT), 0o755, _MIB], [temp, 0o1777, limits.scratch_bytes]]
-        hide += [[folder, 0o1777, limits.scratch_bytes] for folder in ("/var/tmp", "/dev/shm") if folder != temp]
-        extra = [*limits.hide, *filter(None, os.environ.get(HIDE_VARIABLE, "").split(os.pathsep))]
-        hide += [[str(Path(folder).resolve()), 0o755, _MIB] for folder in extra]
-        keep = [sys.prefix] if sys.prefix != sys.base_prefix else []
-        keep += site_packages()
+        keep = [*standard_library(), *site_packages(), os.path.realpath(sys.executable), *SHARED_LIBRARY_PATHS]
         return {
             "uid": uid,
             "gid": uid,
-            "namespaces": self._as_root and limits.namespaces,
-            "hide": hide,
+            "namespaces": not self.reduced,
+            "reduced": self.reduced,
+            "root": str(self._base),
             "keep": keep,
             "work_dir": str(self._base / f"{prefix}work"),
             "helper_dir": str(self._base / f"{prefix}lib"),
+            "scratch_bytes": limits.scratch_bytes,
+            "cgroups": self._cgroup.procs_files if self._cgroup is not None else [],
             "limits": {
                 "cpu_seconds": limits.cpu_seconds,
                 "memory_bytes": limits.memory_bytes,
@@ -325,13 +440,21 @@ class SandboxImplementation:
             },
         }
 
+    def _take_notes(self, ready: dict) -> None:
+        """Keep what a worker's start-up says it could not do, once each."""
+        for note in ready.get("notes", []) if type(ready.get("notes")) is list else []:
+            if str(note) not in self.notes:
+                self.notes.append(str(note))
+        if ready.get("reduced") and not self.reduced:
+            self.reduced = str(ready["reduced"])[:500]
+
     def _start_worker(self) -> None:
         self._worker = self._launch("")
         self._releases.clear()
 
     def _launch(self, prefix: str) -> WorkerProcess:
         """A worker given the submission, which it imports while the caller goes on; prefix names its folders."""
-        if not self._as_root or not self.limits.namespaces:
+        if self.reduced:
             # Without a mount namespace the worker writes into the real folder: start it empty.
             for name in (f"{prefix}work", f"{prefix}lib"):
                 shutil.rmtree(self._base / name, ignore_errors=True)
@@ -354,7 +477,7 @@ class SandboxImplementation:
         }
         worker = WorkerProcess(self._worker_env())
         try:
-            worker.start(config, self.limits.max_reply_bytes)
+            worker.start(config, self.limits.max_reply_bytes, self.limits.max_reply_json)
         except BaseException:
             worker.discard()
             raise
@@ -399,16 +522,48 @@ class SandboxImplementation:
             helper.close_output()
 
     def _replace_worker(self) -> None:
-        """After a crash or a timeout: end the worker and start a fresh one for the next call."""
+        """After a crash or a timeout: end the worker and start a fresh one for the next call.
+
+        None starts once the time budget is spent: no call would use it.
+        """
         self._stop_worker()
-        if not self._closed:
+        if not self._closed and not self.out_of_time:
             self._start_worker()
+
+    # --- the time budget ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _charged(self) -> Iterator[None]:
+        """Charge the time the block takes to the time budget, once however deeply such blocks nest."""
+        if self._charge_started is not None:
+            yield
+            return
+        self._charge_started = time.monotonic()
+        try:
+            yield
+        finally:
+            self._spent += time.monotonic() - self._charge_started
+            self._charge_started = None
+
+    def _time_left(self) -> float:
+        return self.limits.time_budget - self.time_spent
+
+    def _budget_error(self, name: str, stopped_after: float | None = None) -> SubmissionError:
+        """The failure of a call that the spent time budget stops, or (stopped_after None) does not start."""
+        why = (
+            f"{BUDGET_USED_UP} of {self.limits.time_budget:g} s (the time spent starting "
+            "its workers, importing its files and running its calls), so grading stopped early"
+        )
+        if stopped_after is None:
+            return SubmissionError(f"{name} was not run: {why}")
+        return SubmissionError(f"{name} was stopped after {stopped_after:.1f} s: {why}")
 
     def _ready_worker(self) -> WorkerProcess:
         """The running worker once it has imported the submission.
 
         A file whose import hangs or ends the worker is marked broken, and a new
         worker starts without it, so only the functions of that file fail.
+        _OutOfTime where the time budget runs out first.
         """
         modules = (*self.spec.files, *getattr(self.spec, "support_files", ()))
         for _ in range(len(modules) + 2):
@@ -418,17 +573,17 @@ class SandboxImplementation:
             if worker.ready:
                 return worker
             importing = None
-            deadline = time.monotonic() + self.limits.startup_timeout
+            deadline, by_budget = self._deadline(self.limits.startup_timeout)
             try:
                 while True:
                     message = worker.receive(deadline).message
                     op = message.get("op") if type(message) is dict else None
                     if op == "importing" and message.get("file") in modules:
                         importing = message["file"]
-                        deadline = time.monotonic() + self.call_timeout
+                        deadline, by_budget = self._deadline(self.call_timeout)
                     elif op == "ready":
                         self._load_failures = {str(k): str(v) for k, v in dict(message.get("failures", {})).items()}
-                        self.notes = [str(note) for note in message.get("notes", [])]
+                        self._take_notes(message)
                         worker.ready = True
                         return worker
                     elif op == "failed":
@@ -437,6 +592,9 @@ class SandboxImplementation:
                     else:
                         raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
             except (TimeoutError, EOFError, OSError, wire.ProtocolError) as error:
+                if isinstance(error, TimeoutError) and by_budget:
+                    self._stop_worker()
+                    raise _OutOfTime from None
                 if isinstance(error, TimeoutError):
                     what = f"{IMPORT_TIMED_OUT} {self.call_timeout:g} s"
                 elif isinstance(error, wire.ProtocolError):
@@ -448,6 +606,12 @@ class SandboxImplementation:
                     raise SandboxStartError(f"the sandbox worker did not start: {what}") from None
                 self._broken[importing] = f"importing {importing} in the sandbox {what}"
         raise SandboxStartError("the sandbox worker did not start")
+
+    def _deadline(self, seconds: float) -> tuple[float, bool]:
+        """The time.monotonic() value `seconds` from now, or when the time budget runs out if that is
+        sooner; and whether it is the budget's end."""
+        left = max(0.0, self._time_left())
+        return time.monotonic() + min(seconds, left), left < seconds
 
     # --- calls ----------------------------------------------------------------------------
 
@@ -469,11 +633,19 @@ class SandboxImplementation:
         name = function.name
         if self._closed:
             raise SubmissionError(f"{name}: the sandbox was already closed")
-        if self._budget <= 0:
-            raise SubmissionError(f"{name} {BUDGET_USED_UP} {self.limits.time_budget:g} s of sandbox time")
+        if name in self._timed_out:
+            raise SubmissionError(
+                f"{name} was not run: an earlier call of {name} {TIMED_OUT_EARLIER} "
+                f"(that keeps grading within its time limit). The first failure:\n{self._timed_out[name]}"
+            )
+        if self.out_of_time:
+            raise self._budget_error(name)
         worker = self._worker
         if worker is None or not worker.ready:
-            worker = self._ready_worker()
+            try:
+                worker = self._ready_worker()
+            except _OutOfTime:
+                raise self._budget_error(name) from None
         for failures in (self._broken, self._load_failures):
             if function.file in failures:
                 raise SubmissionError(f"{name}: {function.file} could not be loaded:\n{failures[function.file]}")
@@ -516,20 +688,26 @@ class SandboxImplementation:
         """Send one request and wait for its reply; a timeout or a dead worker becomes a SubmissionError.
 
         request None: it was sent already, at time.monotonic() value `since`, from which the timeout runs.
+        The wait ends sooner where the time budget runs out sooner. A timeout makes the function's later
+        calls fail at once (see _worker_for).
         """
         __tracebackhide__ = True
-        started = time.monotonic()
-        deadline = (started if since is None else since) + timeout
+        started = time.monotonic() if since is None else since
+        deadline, by_budget = self._deadline(started + timeout - time.monotonic())
         try:
             if request is not None:
                 worker.send(request, deadline)
             frame = worker.receive(deadline)
         except TimeoutError:
             self._replace_worker()
-            raise SubmissionError(
+            if by_budget:
+                raise self._budget_error(name, stopped_after=time.monotonic() - started) from None
+            message = (
                 f"{name} {CALL_TIMED_OUT} {timeout:g} s; it was stopped "
                 "(look for an infinite loop, or code far slower than it needs to be)"
-            ) from None
+            )
+            self._timed_out.setdefault(name, message)
+            raise SubmissionError(message) from None
         except (EOFError, OSError) as error:
             ending = describe_exit(worker.ended()) if isinstance(error, EOFError) else f"the worker failed ({error})"
             self._replace_worker()
@@ -537,8 +715,6 @@ class SandboxImplementation:
         except wire.ProtocolError as error:
             self._replace_worker()
             raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
-        finally:
-            self._budget -= time.monotonic() - started
         self._drain_output(worker)
         return frame
 
@@ -559,6 +735,8 @@ class SandboxImplementation:
         what the second half would see unless the first half changed them, and then the
         worker goes on through the second half itself ("settle"); the first half's
         failure comes first; output comes in the order of the entries.
+
+        The batch's timeout grows with its size up to GRADIENT_BATCH_CALLS calls' time.
         """
         __tracebackhide__ = True
         name = function.name
@@ -577,9 +755,9 @@ class SandboxImplementation:
             return node
 
         message, encoder = self._request(function, tuple(arguments), {}, encode_handle, perturb=perturb)
-        # The batch gets one call's time per ten evaluations: a forward pass small enough for a numeric
-        # gradient takes milliseconds, so only a hanging one runs into this.
-        timeout = self.call_timeout * max(1.0, 2 * point.size / 10)
+        # One call's time per ten evaluations, and at most GRADIENT_BATCH_CALLS calls' time: a forward pass
+        # small enough for a numeric gradient takes a millisecond or less, so only a hanging one runs into this.
+        timeout = self.call_timeout * min(max(1.0, 2 * point.size / 10), GRADIENT_BATCH_CALLS)
         # The helper cannot resolve the worker's cache handles.
         helper = self._gradient_helper() if point.size > 1 and not any(handles) else None
         if helper is not None:
@@ -841,6 +1019,23 @@ class SandboxImplementation:
             self._output += os.pread(output_fd, min(size, room), 0)
         self._output_dropped += max(0, size - max(room, 0))
         os.ftruncate(output_fd, 0)
+
+
+def _reduced_by_configuration(as_root: bool, namespaces: bool) -> str:
+    if not as_root:
+        return "the grader does not run as root: no namespaces, the worker runs as the grader's own user"
+    if not namespaces or os.environ.get(NAMESPACES_VARIABLE) == "0":
+        return f"namespaces are turned off (SandboxLimits.namespaces or {NAMESPACES_VARIABLE}=0)"
+    return ""
+
+
+def reduced_isolation_here() -> str:
+    """Why a sandbox started here would have reduced isolation ('' : it would not); may fork once to try unshare."""
+    return _reduced_by_configuration(running_as_root(), True) or namespaces_refused()
+
+
+class _OutOfTime(Exception):
+    """The time budget ran out while a worker started or imported the submission."""
 
 
 @atexit.register

@@ -52,6 +52,19 @@ def running_as_root() -> bool:
     return os.geteuid() == 0
 
 
+def namespaces_refused() -> str:
+    """Why this machine refuses the worker's namespaces ('' : it allows them), tried in a short-lived child."""
+    import ctypes
+
+    flags = 0x00020000 | 0x08000000 | 0x40000000  # CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWNET
+    pid = os.fork()
+    if pid == 0:
+        libc = ctypes.CDLL(None, use_errno=True)
+        os._exit(0 if libc.unshare(flags) == 0 else min(255, ctypes.get_errno() or 1))
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    return "" if code == 0 else f"unshare is refused here ({os.strerror(code) if code > 0 else code})"
+
+
 class SlotLease:
     """A dedicated uid/gid for this grader's workers, held through an exclusive lock on a file."""
 
@@ -62,7 +75,7 @@ class SlotLease:
 
     @classmethod
     def acquire(cls) -> SlotLease:
-        """The lowest free slot; its leftovers (from a grader that crashed) are killed first."""
+        """The lowest free slot; its leftovers (from a grader that crashed) are killed or removed first."""
         for directory in _LOCK_DIRS:
             try:
                 directory.mkdir(mode=0o700, exist_ok=True)
@@ -77,6 +90,7 @@ class SlotLease:
                     continue
                 lease = cls(slot, fd)
                 kill_uid(lease.uid)
+                remove_ipc_objects(lease.uid)  # where a grader that crashed ran without an IPC namespace
                 return lease
         raise SandboxStartError(f"no free sandbox uid slot in {SLOT_UID_BASE}..{SLOT_UID_BASE + SLOT_COUNT - 1}")
 
@@ -195,6 +209,219 @@ def kill_session(session: int, marker: str | None = None, rounds: int = 20) -> l
     return remaining
 
 
+CGROUP_MOUNT = Path("/sys/fs/cgroup")
+
+
+def _write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
+def _own_cgroup(controller: str) -> str | None:
+    """This process's group in the hierarchy of controller ('' for cgroup v2), from /proc/self/cgroup."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(",") or controllers == controller:
+            return path
+    return None
+
+
+class SandboxCgroup:
+    """Control groups holding every process of one sandbox: memory and process count of the sandbox as a whole.
+
+    cgroup v2 where /sys/fs/cgroup is a cgroup2 mount whose memory and pids controllers
+    this process may give to a child of its own group; else the cgroup v1 memory and
+    pids hierarchies. Workers join it while still root (sandbox_jail._join_cgroups);
+    what they fork stays in it. close() kills what is left and removes the groups.
+    """
+
+    def __init__(self, folders: list[Path], version: int) -> None:
+        self.folders = folders
+        self.version = version
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(folder / "cgroup.procs") for folder in self.folders]
+
+    @classmethod
+    def create(cls, name: str, memory_bytes: int, processes: int) -> tuple[SandboxCgroup | None, str]:
+        """The sandbox's groups, named name under this process's own, or None and why there are none."""
+        try:
+            if (CGROUP_MOUNT / "cgroup.controllers").exists():
+                return cls._create_v2(name, memory_bytes, processes), ""
+            return cls._create_v1(name, memory_bytes, processes), ""
+        except (OSError, LookupError) as error:
+            return None, str(error)
+
+    @classmethod
+    def _create_v2(cls, name: str, memory_bytes: int, processes: int) -> SandboxCgroup:
+        parent = CGROUP_MOUNT / (_own_cgroup("") or "/").lstrip("/")
+        available = (parent / "cgroup.controllers").read_text().split()
+        if not {"memory", "pids"} <= set(available):
+            raise LookupError(f"cgroup v2 without the memory and pids controllers in {parent}")
+        enabled = (parent / "cgroup.subtree_control").read_text().split()
+        if not {"memory", "pids"} <= set(enabled):
+            _write(parent / "cgroup.subtree_control", "+memory +pids")
+        group = cls([parent / name], 2)
+        group._fresh(parent / name)
+        _write(parent / name / "memory.max", str(memory_bytes))
+        if (parent / name / "memory.swap.max").exists():
+            _write(parent / name / "memory.swap.max", "0")
+        _write(parent / name / "pids.max", str(processes))
+        return group
+
+    @classmethod
+    def _create_v1(cls, name: str, memory_bytes: int, processes: int) -> SandboxCgroup:
+        folders = []
+        for controller in ("memory", "pids"):
+            own = _own_cgroup(controller)
+            mount = CGROUP_MOUNT / controller
+            if own is None or not (mount / "cgroup.procs").exists():
+                raise LookupError(f"no cgroup v1 {controller} hierarchy at {mount}")
+            folders.append(mount / own.lstrip("/") / name)
+        group = cls(folders, 1)
+        for folder in folders:
+            group._fresh(folder)
+        memory, pids = folders
+        _write(memory / "memory.limit_in_bytes", str(memory_bytes))
+        try:  # memory and swap together: only where the kernel accounts swap
+            _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes))
+        except OSError:
+            pass
+        _write(pids / "pids.max", str(processes))
+        return group
+
+    def _fresh(self, folder: Path) -> None:
+        """Make folder an empty group: one left by a grader that crashed in this slot is emptied and removed."""
+        if folder.exists():
+            self._empty(folder)
+        folder.mkdir()
+
+    @staticmethod
+    def _members(folder: Path) -> list[int]:
+        try:
+            return [int(pid) for pid in (folder / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def _empty(self, folder: Path, rounds: int = 200) -> None:
+        """Kill every process of the group and remove it; OSError if it will not go."""
+        for _ in range(rounds):
+            if (folder / "cgroup.kill").exists():
+                try:
+                    _write(folder / "cgroup.kill", "1")
+                except OSError:
+                    pass
+            for pid in self._members(folder):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            try:
+                folder.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.005)  # killed processes leave the group once they are reaped
+        folder.rmdir()
+
+    def close(self) -> str:
+        """Kill what is left in the groups and remove them; '' or what could not be removed."""
+        problems = []
+        for folder in self.folders:
+            try:
+                self._empty(folder)
+            except OSError as error:
+                problems.append(f"{folder}: {error}")
+        return "; ".join(problems)
+
+
+_IPC_REMOVE = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}
+_IPC_RMID = 0
+
+
+def ipc_objects_of(uid: int) -> list[tuple[str, int]]:
+    """System V shared memory segments, message queues and semaphore sets that uid owns or created: (kind, id)."""
+    found = []
+    for kind in _IPC_REMOVE:
+        try:
+            lines = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()
+        except OSError:
+            continue
+        if not lines:
+            continue
+        header = lines[0].split()
+        owner, creator, ident = header.index("uid"), header.index("cuid"), 1  # the id is always the second column
+        for line in lines[1:]:
+            fields = line.split()
+            if len(fields) > max(owner, creator) and uid in (int(fields[owner]), int(fields[creator])):
+                found.append((kind, int(fields[ident])))
+    return found
+
+
+def remove_ipc_objects(uid: int) -> list[tuple[str, int]]:
+    """Remove uid's System V IPC objects (needed where the worker had no IPC namespace); returns those left."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, ident in ipc_objects_of(uid):
+        remove = getattr(libc, _IPC_REMOVE[kind])
+        if kind == "sem":
+            remove(ident, 0, _IPC_RMID)
+        else:
+            remove(ident, _IPC_RMID, None)
+    return ipc_objects_of(uid)
+
+
+# Folders where any user may create files: what a worker without a mount namespace could write into.
+WORLD_WRITABLE = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/dev/mqueue")
+
+
+def files_of(uid: int, folders: tuple[str, ...] = WORLD_WRITABLE, limit: int = 100_000) -> list[str]:
+    """What uid created under folders: its entries in them and in the world-writable folders below them.
+
+    A process of uid (no supplementary groups) can create entries only in folders it
+    owns, which count whole, or in world-writable ones, which are searched. Links are
+    never followed.
+    """
+    pending = list(dict.fromkeys([*folders, tempfile.gettempdir()]))
+    found, seen = [], 0
+    while pending and seen < limit:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            try:
+                status = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if status.st_uid == uid:
+                found.append(entry.path)
+            elif entry.is_dir(follow_symlinks=False) and status.st_mode & 0o002:
+                pending.append(entry.path)
+    return found
+
+
+def remove_files_of(uid: int) -> list[str]:
+    """Remove what uid created in the world-writable folders (see files_of); returns what could not be removed."""
+    failed = []
+    for path in files_of(uid):
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+        except OSError:
+            failed.append(path)
+    return failed
+
+
 # How describe_exit's sentences start (autograder/sandbox.py's FAILURE_KINDS reads them).
 WORKER_SILENT = "the worker stopped answering"
 WORKER_DIED = "the worker died with signal"
@@ -225,7 +452,11 @@ def site_packages() -> list[str]:
     import site
     import sysconfig
 
+    import numpy
+
     folders = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
+    # Where this process found numpy, should that be elsewhere (PYTHONPATH): the worker needs it too.
+    folders.append(os.path.dirname(os.path.dirname(numpy.__file__)))
     return list(dict.fromkeys(folder for folder in folders if os.path.isdir(folder)))
 
 
@@ -417,9 +648,14 @@ class WorkerProcess:
             self._pid = pid
         return self._pid
 
-    def start(self, config: dict[str, Any], max_reply_bytes: int) -> None:
-        """Give the worker its submission; the pipe holds it until the worker reads it."""
+    def start(self, config: dict[str, Any], max_reply_bytes: int, max_reply_json: int) -> None:
+        """Give the worker its submission; the pipe holds it until the worker reads it.
+
+        Its replies may hold at most max_reply_bytes, max_reply_json of them JSON: checked
+        from a frame's prefix, before the grader allocates or parses anything of it.
+        """
         self.reader.max_frame = max_reply_bytes
+        self.reader.max_json = max_reply_json
         self.send(wire.Encoder().frame(config), time.monotonic() + 30)
 
     def send(self, parts: list[Any], deadline: float) -> None:

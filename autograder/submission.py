@@ -226,7 +226,9 @@ def stage_submission(submission: Path, spec: AssignmentSpec) -> StagedSubmission
     if missing_data:
         notes.append(f"Data files not submitted: {', '.join(missing_data)} (the tests that need them fail).")
     directory = Path(tempfile.mkdtemp(prefix="cnnkit-submission-"))
-    directory.chmod(0o755)
+    # Private to the grader: where workers see the host's files (reduced isolation), no
+    # submission reads another's. The worker gets the files from the grader, not from here.
+    directory.chmod(0o700)
     for name, data in files.items():
         (directory / name).write_bytes(data)
     return StagedSubmission(directory=directory, files=sorted(files), notes=notes)

@@ -67,6 +67,10 @@ class ProtocolError(Exception):
     """A frame or value that does not follow this format (a broken or hostile peer)."""
 
 
+class FrameTooLarge(ProtocolError):
+    """A frame whose prefix announces more bytes than the reader accepts (refused before reading it)."""
+
+
 class Unencodable(TypeError):
     """A value of a type the wire format cannot carry."""
 
@@ -295,9 +299,10 @@ class FrameReader:
     of a larger frame is read straight into its final buffer.
     """
 
-    def __init__(self, fd: int, max_frame: int = 1 << 31) -> None:
+    def __init__(self, fd: int, max_frame: int = 1 << 31, max_json: int = 1 << 31) -> None:
         self.fd = fd
-        self.max_frame = max_frame
+        self.max_frame = max_frame  # checked from the prefix, before the frame's buffer is allocated
+        self.max_json = max_json  # likewise: parsed JSON takes many times its size in memory
         self._pending = b""
         self._scratch = bytearray(1 << 16)
         self._scratch_view = memoryview(self._scratch)
@@ -317,6 +322,14 @@ class FrameReader:
                 raise EOFError("the peer closed its end")
             return count
 
+    def _check_size(self, total: int, json_length: int) -> None:
+        if total > self.max_frame:
+            raise FrameTooLarge(f"a frame of {total:,} bytes, over the limit of {self.max_frame:,} bytes")
+        if json_length > self.max_json:
+            raise FrameTooLarge(
+                f"a frame with {json_length:,} bytes of JSON, over the limit of {self.max_json:,} bytes"
+            )
+
     def waiting(self) -> bool:
         """Whether data has arrived that a read would take without waiting (part of a frame, at least)."""
         return bool(self._pending) or bool(self._poll.poll(0))
@@ -328,6 +341,7 @@ class FrameReader:
             count = self._read_into(self._scratch_view, deadline)
             if count >= PREFIX.size:
                 total = PREFIX.size + PREFIX.unpack_from(self._scratch, 0)[0]
+                self._check_size(total, PREFIX.unpack_from(self._scratch, 0)[1])
                 if total <= count:
                     self._pending = bytes(self._scratch[total:count])
                     return parse_frame(self._scratch[:total])
@@ -335,8 +349,7 @@ class FrameReader:
         while len(head) < PREFIX.size:
             head += self._scratch[: self._read_into(self._scratch_view, deadline)]
         total = PREFIX.size + PREFIX.unpack_from(head, 0)[0]
-        if total > self.max_frame:
-            raise ProtocolError(f"a frame of {total} bytes is over the limit of {self.max_frame}")
+        self._check_size(total, PREFIX.unpack_from(head, 0)[1])
         if len(head) >= total:
             buffer = bytearray(head[:total])
             self._pending = bytes(head[total:])

@@ -18,7 +18,7 @@ message one wire frame:
 
     grader -> worker   {"op": "start", "plan", "files", "helpers", "functions", ...}
     worker -> grader   {"op": "importing", "file"}   before importing each student file
-    worker -> grader   {"op": "ready", "failures", "notes"}
+    worker -> grader   {"op": "ready", "failures", "notes", "reduced"}
     grader -> worker   {"op": "call", "seq", "fn", "args", "kwargs", "release"}
     worker -> grader   {"seq", "ok": [one node per return value]} or {"seq", "error": {...}},
                        plus "m" (arguments the call modified in place) and "c" (dicts and
@@ -483,7 +483,7 @@ def main() -> None:
         helpers = {name: base64.b64decode(text) for name, text in config["helpers"].items()}
         artifacts = config["artifacts"]
         files.update(jail.read_artifacts(artifacts["directory"], artifacts["names"], artifacts["limit"]))
-        notes = jail.confine(plan, files, helpers, parent)
+        confined = jail.confine(plan, files, helpers, parent)
     except BaseException as error:  # noqa: BLE001 - report why the sandbox could not be built
         wire.write_frame(reply_fd, wire.Encoder().frame({"op": "failed", "message": _error_text(error)}))
         os._exit(70)
@@ -491,7 +491,7 @@ def main() -> None:
     sys.path[:0] = [plan["work_dir"], plan["helper_dir"]]
     worker = Worker(wire, reader, reply_fd, config)
     worker.load(config["files_in_order"], config["skip"], plan["work_dir"])
-    worker.send({"op": "ready", "failures": worker.failures, "notes": notes})
+    worker.send({"op": "ready", "failures": worker.failures, **confined})
     del config
     worker.serve()
     os._exit(0)

@@ -3,8 +3,10 @@
 Every attack submission is the reference with one function (or one file, or the
 archive itself) replaced by the attack. Grading it must: write a valid results.json;
 give zero to the tests of what the attack targets; still grade (and pass) the other
-selected tests; leave no process of the submission running; and leave no file the
-attack tried to plant. See tests/adversarial/README.md for the ATTACK metadata.
+selected tests; list every selected test; end within the attack's time limit; leave
+no process of the submission running; and leave no file the attack tried to plant, no
+System V IPC object of its uid and no file of its uid in the host's world-writable
+folders. See tests/adversarial/README.md for the ATTACK metadata.
 """
 
 from __future__ import annotations
@@ -12,15 +14,21 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import stat
+import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from autograder import sandbox_process
-from autograder.assignments import LAYERS
+from autograder import sandbox_jail, sandbox_process
+from autograder.assignments import KIT_ROOT, LAYERS
 from autograder.grading import grade_submission
+from autograder.runner import run_tests
+from autograder.sandbox import NAMESPACES_VARIABLE
+from autograder.submission import stage_submission
 
 ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
 AS_ROOT = os.geteuid() == 0
@@ -66,8 +74,9 @@ def build_submission(path: Path, attack: dict, folder: Path, places: dict[str, s
             (submission / name).unlink()
             (submission / name).symlink_to(_fill(target, places))
         return submission
-    target = submission / attack.get("file", "conv.py")
-    target.write_text(target.read_text() + "\n\n# --- the attack ---\n" + _fill(path.read_text(), places))
+    for name in attack.get("files", [attack.get("file", "conv.py")]):
+        target = submission / name
+        target.write_text(target.read_text() + "\n\n# --- the attack ---\n" + _fill(path.read_text(), places))
     for name, text in attack.get("extra_files", {}).items():
         (submission / name).parent.mkdir(parents=True, exist_ok=True)
         (submission / name).write_text(_fill(text, places))
@@ -76,12 +85,14 @@ def build_submission(path: Path, attack: dict, folder: Path, places: dict[str, s
 
 @pytest.fixture
 def leftovers(monkeypatch):
-    """Processes of a submission still alive when its sandbox lets go of them (there must be none)."""
-    found: list[int] = []
+    """What a submission left when its sandbox lets go of its uid: processes, IPC objects, files (none, ever)."""
+    found: list = []
     release, stop = sandbox_process.SlotLease.release, sandbox_process.WorkerProcess.stop
 
     def checked_release(self):
         found.extend(sandbox_process.processes_of_uid(self.uid))
+        found.extend(sandbox_process.ipc_objects_of(self.uid))
+        found.extend(sandbox_process.files_of(self.uid))
         release(self)
 
     def checked_stop(self, uid):
@@ -102,19 +113,73 @@ def test_every_attack_file_declares_its_attack():
         assert attack["select"] and attack["fails"], path.name
 
 
+def _cgroups_here() -> bool:
+    group, _ = (
+        sandbox_process.SandboxCgroup.create(f"cnnkit-probe-{os.getpid()}", 1 << 30, 8) if AS_ROOT else (None, "")
+    )
+    if group is not None:
+        group.close()
+    return group is not None
+
+
+@pytest.fixture
+def host_files():
+    """Files of the host a sandboxed submission must not reach, each readable by every user.
+
+    carried: what an earlier submission left in /run/lock; other_kit: another copy of the
+    kit, outside the one grading; other_submission: another submission, staged for grading.
+    """
+    lock = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    carried = lock / f"cnnkit-carried-{os.getpid()}.py"
+    carried.write_text("CARRIED = True\n")
+    carried.chmod(0o644)
+    # Beside this kit, not in a temporary folder: where other clones of it usually are.
+    other_kit = Path(tempfile.mkdtemp(prefix=".cnnkit-other-copy-", dir=KIT_ROOT.parent))
+    other_kit.chmod(0o755)
+    (other_kit / "reference" / "layers").mkdir(parents=True)
+    shutil.copyfile(LAYERS.reference_dir / "conv.py", other_kit / "reference" / "layers" / "conv.py")
+    for folder in (other_kit / "reference", other_kit / "reference" / "layers"):
+        folder.chmod(0o755)
+    other = stage_submission(LAYERS.reference_dir, LAYERS)
+    yield {"carried": carried, "other_kit": other_kit, "other_submission": other.directory}
+    carried.unlink(missing_ok=True)
+    shutil.rmtree(other_kit, ignore_errors=True)
+    other.cleanup()
+
+
 @pytest.mark.parametrize("path", ATTACK_FILES, ids=[path.stem for path in ATTACK_FILES])
-def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path, leftovers):
+def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path, leftovers, host_files, monkeypatch):
     attack = read_attack(path)
     if attack.get("root_only") and not AS_ROOT:
         pytest.skip("this attack is only contained when the grader runs as root")
+    if attack.get("needs_cgroup") and not _cgroups_here():
+        pytest.skip("no control group can be made here, so the sandbox has no limit as a whole")
+    if attack.get("needs_seccomp") and sandbox_jail._seccomp is None:
+        pytest.skip(f"no seccomp filter here: {sandbox_jail._seccomp_missing}")
+    if attack.get("reduced"):
+        monkeypatch.setenv(NAMESPACES_VARIABLE, "0")
     out = tmp_path / "results" / "results.json"
     marker = tmp_path / "planted-by-the-attack"
-    places = {"__RESULTS__": str(out), "__MARKER__": str(marker), "__REFERENCE__": str(LAYERS.reference_dir)}
+    places = {
+        "__RESULTS__": str(out),
+        "__MARKER__": str(marker),
+        "__REFERENCE__": str(LAYERS.reference_dir),
+        "__CARRIED__": str(host_files["carried"]),
+        "__OTHER_KIT__": str(host_files["other_kit"]),
+        "__OTHER_SUBMISSION__": str(host_files["other_submission"]),
+    }
     submission = build_submission(path, attack, tmp_path, places)
 
+    started = time.monotonic()
     report = grade_submission(
-        submission, LAYERS, out, call_timeout=attack.get("call_timeout", 2.0), pytest_args=("-k", attack["select"])
+        submission,
+        LAYERS,
+        out,
+        call_timeout=attack.get("call_timeout", 2.0),
+        time_budget=attack.get("time_budget", 60.0),
+        pytest_args=("-k", attack["select"]),
     )
+    seconds = time.monotonic() - started
 
     results = json.loads(out.read_text())  # valid JSON, in Gradescope's schema
     assert set(results) >= {"score", "execution_time", "output", "tests"}
@@ -125,13 +190,18 @@ def test_attack_scores_zero_on_its_target_and_nothing_else_breaks(path, tmp_path
     others = [t for t in report.tests if t not in attacked]
     assert attacked, f"the selection ran none of the attacked tests: {[t.nodeid for t in report.tests]}"
     assert all(t.score == 0 and t.status == "failed" for t in attacked), [(t.nodeid, t.status) for t in attacked]
-    assert others and all(t.status == "passed" for t in others), [(t.nodeid, t.output[:300]) for t in others]
+    assert others or attack.get("all_fail"), "no selected test is left to show that the rest is still graded"
+    assert all(t.status == "passed" for t in others), [(t.nodeid, t.output[:300]) for t in others]
+    if attack.get("all_fail"):  # nothing passes, so check that nothing went missing either
+        selected = run_tests(LAYERS, LAYERS.reference_dir, hidden=True, extra_args=("-k", attack["select"]))
+        assert sorted(t.nodeid for t in report.tests) == sorted(t.nodeid for t in selected.tests)
+    assert seconds < attack.get("max_seconds", 120), f"grading took {seconds:.1f} s"
     failure_text = "\n".join(t.output for t in attacked)
     for message in attack.get("messages", []):
         assert message in failure_text, failure_text[:3000]
     for message in attack.get("report_messages", []):
         assert message in results["output"], results["output"]
-    assert not leftovers, f"processes of the submission still running: {leftovers}"
+    assert not leftovers, f"what the submission left (processes, IPC objects, files): {leftovers}"
     assert not marker.exists(), f"the attack planted {marker}"
     assert not Path("/tmp/cnnkit-zip-slip-marker.py").exists()
     assert not (tmp_path / "cnnkit-zip-slip-marker.py").exists()

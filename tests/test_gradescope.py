@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from autograder.assignments import KIT_ROOT, LAYERS
-from autograder.gradescope import BUNDLE_PROJECT_NAME, build_bundle, extract_bundle
+from autograder.gradescope import BUNDLE_PROJECT_NAME, Bundle, build_bundle, extract_bundle
 
 grading_available = importlib.util.find_spec("autograder.grading") is not None
 needs_grading = pytest.mark.skipif(not grading_available, reason="grading module not available")
@@ -259,3 +259,142 @@ def test_attacks_cannot_end_grading_early_or_forge_the_results(autograder_root, 
     assert 0 < final["score"] < reference_results["score"]
     conv_tests = [test for test in final["tests"] if test["name"].startswith("conv_forward_naive")]
     assert conv_tests and all(test["status"] == "failed" for test in conv_tests)
+
+
+# setup.sh on Gradescope's base images, simulated -----------------------------------------
+#
+# Gradescope cannot run here, so each image is a PATH of stand-ins: python executables
+# of a given version (with or without the venv module), apt-get, and uv, each logging
+# its calls; setup.sh runs unmodified against them. What this does not check: that
+# apt's and uv's real downloads work on the real images.
+
+_FAKE_PYTHON = """#!/usr/bin/env bash
+# A Python {version} that logs its calls; it has venv once {state}/venv-{version} exists.
+echo "{name} $*" >>"{state}/log"
+venv_ok() {{ [ -e "{state}/venv-{version}" ] && [ "{new_enough}" = 1 ]; }}
+case "$1 $2" in
+    "-c "*"import sys, venv, ensurepip"*) venv_ok ;;
+    "-c "*"print("*) if [ "{new_enough}" = 1 ]; then echo {version}; else echo None; fi ;;
+    "-m pip") [ -e "{state}/pip" ] || exit 1
+        previous=""
+        for argument in "$@"; do
+            if [ "$previous" = --target ]; then
+                mkdir -p "$argument/bin" && cp "{state}/uv.sh" "$argument/bin/uv" && chmod +x "$argument/bin/uv"
+            fi
+            previous="$argument"
+        done ;;
+    "-m venv") venv_ok || exit 1
+        mkdir -p "$3/bin" && cp "{state}/venv_python.sh" "$3/bin/python" && chmod +x "$3/bin/python" ;;
+    *) exit 3 ;;
+esac
+"""
+
+_FAKE_VENV_PYTHON = """#!/usr/bin/env bash
+echo "venv-python $*" >>"{state}/log"
+"""
+
+_FAKE_APT = """#!/usr/bin/env bash
+echo "apt-get $*" >>"{state}/log"
+for package in "$@"; do
+    case "$package" in
+        python3.1[0-9]-venv) version="${{package#python}}"; touch "{state}/venv-${{version%-venv}}" ;;
+        python3-pip) touch "{state}/pip" ;;
+    esac
+done
+"""
+
+_FAKE_UV = """#!/usr/bin/env bash
+echo "uv $*" >>"{state}/log"
+managed="$UV_PYTHON_INSTALL_DIR/cpython-3.11/bin/python3.11"
+case "$1 $2" in
+    "python install") mkdir -p "$(dirname "$managed")" && cp "{state}/python-3.11.sh" "$managed" && chmod 700 "$managed"
+        touch "{state}/venv-3.11" ;;
+    "python find") echo "$managed" ;;
+    *) exit 3 ;;
+esac
+"""
+
+# Tools setup.sh uses besides the stand-ins; linked so that PATH holds no real python or apt.
+_TOOLS = ("bash", "env", "grep", "chmod", "mkdir", "cp", "cat", "dirname", "rm", "touch")
+
+
+def _fake_image(root: Path, pythons: dict[str, str], *, venv: bool, pip: bool) -> tuple[Path, Path]:
+    """A bin folder standing in for a base image, and the folder where its stand-ins keep state and the log."""
+    state, bin_dir = root / "state", root / "bin"
+    state.mkdir()
+    bin_dir.mkdir()
+    for tool in _TOOLS:
+        (bin_dir / tool).symlink_to(shutil.which(tool))
+
+    def script(path: Path, text: str) -> None:
+        path.write_text(text)
+        path.chmod(0o755)
+
+    def python(name: str, version: str) -> str:
+        new_enough = int(tuple(map(int, version.split("."))) >= (3, 11))
+        return _FAKE_PYTHON.format(name=name, version=version, state=state, new_enough=new_enough)
+
+    for name, version in pythons.items():
+        script(bin_dir / name, python(name, version))
+        if venv:
+            (state / f"venv-{version}").touch()
+    if pip:
+        (state / "pip").touch()
+    script(bin_dir / "apt-get", _FAKE_APT.format(state=state))
+    script(state / "uv.sh", _FAKE_UV.format(state=state))
+    script(state / "python-3.11.sh", python("managed-python3.11", "3.11"))
+    script(state / "venv_python.sh", _FAKE_VENV_PYTHON.format(state=state))
+    return bin_dir, state
+
+
+def _run_setup(bundle: Bundle, tmp_path: Path, pythons: dict[str, str], *, venv: bool, pip: bool = True):
+    root = tmp_path / "autograder"
+    extract_bundle(bundle.zip_path, root / "source")
+    bin_dir, state = _fake_image(tmp_path, pythons, venv=venv, pip=pip)
+    result = subprocess.run(
+        [shutil.which("bash"), str(root / "source" / "setup.sh")],
+        cwd=root / "source",
+        env={"PATH": str(bin_dir), "AUTOGRADER_ROOT": str(root), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    log = (state / "log").read_text() if (state / "log").exists() else ""
+    return result, log, root
+
+
+def test_setup_on_ubuntu_24_04_adds_the_venv_module_to_python_3_12(bundle, tmp_path):
+    result, log, _ = _run_setup(bundle, tmp_path, {"python3": "3.12", "python3.12": "3.12"}, venv=False)
+    assert result.returncode == 0, result.stdout + result.stderr + log
+    assert "apt-get install -y -q python3.12-venv" in log
+    assert "python3.12 -m venv" in log and "uv " not in log
+    assert "venv-python -m pip install --quiet --disable-pip-version-check --no-deps --index-url" in log
+
+
+def test_setup_on_ubuntu_22_04_installs_python_3_11_with_uv(bundle, tmp_path):
+    result, log, root = _run_setup(bundle, tmp_path, {"python3": "3.10", "python3.10": "3.10"}, venv=False, pip=False)
+    assert result.returncode == 0, result.stdout + result.stderr + log
+    assert "apt-get install -y -q python3-pip" in log  # no pip on the image: apt brings it, then uv
+    assert "-m pip install --quiet --disable-pip-version-check --target" in log and "uv==" in log
+    assert "uv python install --no-bin 3.11" in log
+    assert "managed-python3.11 -m venv" in log
+    managed = root / "python" / "cpython-3.11" / "bin" / "python3.11"
+    assert stat.S_IMODE(managed.stat().st_mode) & 0o005 == 0o005, "the sandbox's user could not run the interpreter"
+    assert "python3.10 -m venv" not in log
+
+
+def test_setup_uses_a_python_that_is_ready_as_it_is(bundle, tmp_path):
+    result, log, _ = _run_setup(bundle, tmp_path, {"python3": "3.12", "python3.12": "3.12"}, venv=True)
+    assert result.returncode == 0, result.stdout + result.stderr + log
+    assert "apt-get" not in log and "uv " not in log and "python3.12 -m venv" in log
+
+
+@pytest.mark.skipif(
+    shutil.which("shellcheck") is None, reason="shellcheck is not installed (apt-get install shellcheck)"
+)
+def test_scripts_pass_shellcheck(bundle, tmp_path):
+    source = extract_bundle(bundle.zip_path, tmp_path)
+    result = subprocess.run(
+        ["shellcheck", str(source / "setup.sh"), str(source / "run_autograder")], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ from autograder.release import (
     check_engine_closure,
     module_level_engine_imports,
 )
+from autograder.runner import count_points
 
 # Modules only the staff's side uses: none may be in a release.
 STAFF_MODULES = {
@@ -62,6 +64,7 @@ def test_release_holds_stubs_public_tests_engine_and_loaders(release):
         "requirements.lock",
         ".gitignore",
         "tools/make_submission.py",
+        "tools/points.json",
     ):
         assert top in files
     for spec in ASSIGNMENTS.values():
@@ -86,6 +89,21 @@ def test_release_holds_nothing_secret_or_cached(release):
         digest = hashlib.sha256((release.folder / name).read_bytes()).hexdigest()
         assert digest not in reference_hashes, f"{name} is a copy of a reference file"
     assert "cnn_reference" not in (release.folder / "pyproject.toml").read_text()
+
+
+def test_release_tells_how_points_split_between_public_and_hidden_tests(release):
+    points = json.loads((release.folder / "tools" / "points.json").read_text())
+    readme = (release.folder / "README.md").read_text()
+    for spec in ASSIGNMENTS.values():
+        counted = count_points(spec)  # the hidden tests are here, not in the release
+        assert points[spec.name] == counted
+        total = counted["public"] + counted["hidden"]
+        assert f"`{spec.name}`: the public tests are worth {counted['public']:g} of its {total:g} points" in readme
+    assert "pytest-timeout==" in (release.folder / "requirements.lock").read_text()
+    assert any(
+        dep.startswith("pytest-timeout==")
+        for dep in tomllib.loads((release.folder / "pyproject.toml").read_text())["project"]["dependencies"]
+    )
 
 
 def test_zip_mirrors_the_folder_and_is_reproducible(release, tmp_path):
@@ -348,6 +366,11 @@ def test_public_tests_fail_on_the_stubs_and_pass_on_the_reference(unpacked):
     total = next(line for line in check.stdout.splitlines() if line.strip().startswith("total:"))
     score, max_score = total.split(":")[1].split()[0].split("/")
     assert float(score) == float(max_score) > 0, total
+    points = json.loads((unpacked / "tools" / "points.json").read_text())["layers"]
+    assert (
+        f"The public tests are worth {points['public']:g} of the {points['public'] + points['hidden']:g}"
+        in check.stdout
+    )
 
 
 @needs_make

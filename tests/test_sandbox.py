@@ -43,6 +43,7 @@ PROBE = AssignmentSpec(
             FunctionSpec("backward_scaling_input", "probe.py"),
             FunctionSpec("mutate", "probe.py"),
             FunctionSpec("behave", "probe.py"),
+            FunctionSpec("hang", "probe.py"),
             FunctionSpec("triple", "probe.py", ("array", "array", "array")),
             FunctionSpec("jail_facts", "probe.py", ("json",)),
             FunctionSpec("other_value", "other.py", ("json",)),
@@ -133,6 +134,8 @@ def behave(kind):
                 time.sleep(600)
             os._exit(0)
         time.sleep(0.2)
+    if kind == "huge":
+        return np.empty(32 << 20)  # 256 MiB
     if kind == "list":
         return [1.0, 2.0]
     if kind == "object_array":
@@ -146,6 +149,10 @@ def behave(kind):
     if kind == "scalar":
         return np.float64(1.0)
     return np.zeros(2)
+
+
+def hang(kind):  # behave under another name: after a timeout, a function's later calls fail at once
+    return behave(kind)
 
 
 def triple(kind):
@@ -199,6 +206,14 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
     except OSError:
         facts["wrote_tmp"] = False
     facts["sys_path"] = sys.path
+    facts["root"] = sorted(os.listdir("/"))
+    host_folders = ("/run/lock", "/home", "/root", "/var/lib", "/sys")
+    facts["host_folders"] = [path for path in host_folders if os.path.exists(path)]
+    with open("/proc/self/status") as stream:
+        facts["seccomp"] = [line.split()[1] for line in stream if line.startswith("Seccomp:")]
+    with open("/proc/self/cgroup") as stream:
+        facts["cgroups"] = stream.read()
+    facts["namespaces"] = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in ("ipc", "mnt", "net")}
     return facts
 """
 
@@ -394,18 +409,18 @@ def test_exits_interrupts_and_asserts_become_submission_errors(sandbox, kind, me
 
 
 @pytest.mark.parametrize(
-    "kind, message",
+    "function, kind, message",
     [
-        ("exit", r"the worker exited with status 3 \(os._exit\(\) .*\) while running behave"),
-        ("segfault", "the worker died with signal SIGSEGV"),
-        ("loop", "behave did not return within 2 s"),
+        ("behave", "exit", r"the worker exited with status 3 \(os._exit\(\) .*\) while running behave"),
+        ("behave", "segfault", "the worker died with signal SIGSEGV"),
+        ("hang", "loop", "hang did not return within 2 s"),
     ],
 )
-def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, kind, message):
+def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, function, kind, message):
     before = sandbox._worker.pid
     _, cache = sandbox.forward(np.ones(2))
     with pytest.raises(SubmissionError, match=message):
-        sandbox.behave(kind)
+        getattr(sandbox, function)(kind)
     assert np.array_equal(sandbox.double(np.ones(2)), [2, 2])
     assert sandbox._worker.pid != before
     with pytest.raises(SubmissionError, match="has since been replaced"):
@@ -418,14 +433,62 @@ def test_the_cpu_limit_kills_with_sigxcpu(tmp_path):
             impl.behave("loop")
 
 
-def test_the_time_budget_stops_a_submission_that_only_hangs(tmp_path):
-    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=0.5, time_budget=0.7) as impl:
-        with pytest.raises(SubmissionError, match="did not return"):
+# --- bounded grading time: fail at once after a timeout, one time budget ---------------------
+
+
+def test_after_a_timeout_the_functions_later_calls_fail_at_once_quoting_it(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=1) as impl:
+        with pytest.raises(SubmissionError, match="behave did not return within 1 s"):
             impl.behave("loop")
-        with pytest.raises(SubmissionError, match="did not return"):
+        started = time.monotonic()
+        skipped = r"behave was not run: an earlier call of behave timed out(.|\n)*\nbehave did not return within 1 s"
+        with pytest.raises(SubmissionError, match=skipped):
+            impl.behave("zeros")  # a call that would return at once
+        assert time.monotonic() - started < 0.5
+        # The other functions run as before, in the fresh worker.
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])
+        assert np.array_equal(impl.hang("zeros"), [0, 0])
+
+
+def test_the_time_budget_cuts_a_call_short_and_then_every_call_fails_at_once(tmp_path):
+    with SandboxImplementation(PROBE, make_probe(tmp_path), call_timeout=30, time_budget=1.5) as impl:
+        started = time.monotonic()
+        stopped = r"behave was stopped after [0-9.]+ s: the submission used up its time budget of 1.5 s"
+        with pytest.raises(SubmissionError, match=stopped):
             impl.behave("loop")
-        with pytest.raises(SubmissionError, match="used up its 0.7 s"):
-            impl.double(np.ones(1))
+        assert time.monotonic() - started < 5  # not the call's 30 s
+        assert impl.out_of_time and impl.time_spent >= 1.5
+        started = time.monotonic()
+        for call in (lambda: impl.double(np.ones(1)), lambda: impl.other_value()):
+            with pytest.raises(SubmissionError, match="was not run: the submission used up its time budget of 1.5 s"):
+                call()
+        assert time.monotonic() - started < 0.5
+
+
+CRASH_AFTER_SLOW_IMPORT = """
+import os
+import time
+
+time.sleep(0.5)
+
+
+def behave(kind):
+    os._exit(3)
+"""
+
+
+def test_time_spent_importing_is_charged_to_the_time_budget(tmp_path):
+    # Every call ends its worker, so every call waits for a fresh worker's slow import first.
+    folder = make_probe(tmp_path, probe=CRASH_AFTER_SLOW_IMPORT)
+    started = time.monotonic()
+    with SandboxImplementation(PROBE, folder, call_timeout=2, time_budget=2.5) as impl:
+        messages = []
+        while len(messages) < 20 and "time budget" not in (messages or [""])[-1]:
+            with pytest.raises(SubmissionError) as failure:
+                impl.behave("exit")
+            messages.append(str(failure.value))
+    assert "was not run: the submission used up its time budget of 2.5 s" in messages[-1], messages
+    assert len(messages) <= 7 and time.monotonic() - started < 2.5 + 3
 
 
 def test_output_is_captured_per_call_and_bounded(sandbox):
@@ -499,17 +562,93 @@ def test_as_root_the_worker_is_jailed(sandbox):
     assert facts["nproc"] == 32 and facts["address_space"] == 4 << 30
     assert facts["processes"] <= 3  # hidepid: the worker sees its own processes only
     assert facts["wrote_tmp"] and not plant.exists()  # it wrote into a private tmpfs
+    # Its root holds the allow-list only: no /run, /home, /root or /sys of the host.
+    assert set(facts["root"]) <= {"dev", "etc", "lib", "lib64", "proc", "tmp", "usr", "var", KIT_ROOT.parts[1]}
+    assert facts["host_folders"] == []
+    from autograder import sandbox_jail
+
+    if sandbox_jail._seccomp is not None:
+        assert facts["seccomp"] == ["2"]  # a filter is loaded
+    else:  # this machine has no libseccomp: the results say so
+        assert any(note.startswith("seccomp filter not applied") for note in sandbox.notes)
+    for kind, namespace in facts["namespaces"].items():  # System V IPC objects die with the worker's namespace
+        assert namespace != os.readlink(f"/proc/self/ns/{kind}"), kind
+    # Nothing else was left out (a machine without writable control groups gets a note about them).
+    assert [note for note in sandbox.notes if "control group" not in note and "seccomp" not in note] == []
+    assert sandbox.reduced == ""
+
+
+@root_only
+def test_the_sandbox_as_a_whole_has_a_control_group_that_goes_with_it(tmp_path):
+    impl = SandboxImplementation(PROBE, make_probe(tmp_path), sandbox_memory_bytes=1 << 30, processes=16)
+    if impl._cgroup is None:
+        impl.close()
+        pytest.skip(f"no control group can be made here: {impl.notes}")
+    facts = impl.jail_facts(str(KIT_ROOT))
+    folders = impl._cgroup.folders
+    assert all(f"{folder.name}\n" in facts["cgroups"] for folder in folders), facts["cgroups"]
+    names = ("memory.max", "memory.limit_in_bytes", "pids.max")
+    limits = {
+        name: (folder / name).read_text().strip() for folder in folders for name in names if (folder / name).exists()
+    }
+    assert limits.get("memory.max", limits.get("memory.limit_in_bytes")) == str(1 << 30)
+    assert limits["pids.max"] == "16"
+    impl.behave("daemon")
+    impl.close()
+    assert not any(folder.exists() for folder in folders)
+
+
+@root_only
+def test_without_a_control_group_the_sandbox_says_so_and_still_works(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox_process, "CGROUP_MOUNT", tmp_path / "no-cgroups-here")
+    with SandboxImplementation(PROBE, make_probe(tmp_path / "probe")) as impl:
+        assert impl._cgroup is None and impl.other_value() == 42
+        assert "no limit on the memory and processes of the sandbox as a whole" in impl.isolation_report()
+
+
+def test_a_huge_reply_is_refused_before_the_grader_reads_it(tmp_path):
+    script = f"""
+import resource, sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from test_sandbox import PROBE, make_probe
+from autograder.sandbox import SandboxImplementation
+from pathlib import Path
+with SandboxImplementation(PROBE, make_probe(Path({str(tmp_path)!r}))) as impl:
+    impl.double(__import__("numpy").ones(3))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        impl.behave("huge")
+    except Exception as error:
+        print(type(error).__name__, error)
+    print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    *message, growth = completed.stdout.strip().splitlines()
+    assert "SubmissionError" in message[0] and "over the limit of 67,108,864 bytes" in message[0], completed.stderr
+    assert int(growth) < 32, f"the grader grew by {growth} MiB"
+
+
+def test_seccomp_says_so_when_it_cannot_be_applied(monkeypatch):
+    from autograder import sandbox_jail
+
+    monkeypatch.setattr(sandbox_jail, "_seccomp", None)
+    monkeypatch.setattr(sandbox_jail, "_seccomp_missing", "libseccomp not found (test)")
+    assert sandbox_jail.apply_seccomp() == "seccomp filter not applied: libseccomp not found (test)"
 
 
 @root_only
 def test_as_root_without_namespaces_permissions_still_hide_the_reference(tmp_path):
     with SandboxImplementation(PROBE, make_probe(tmp_path), namespaces=False) as impl:
+        assert "namespaces are turned off" in impl.reduced
+        assert "isolation was reduced" in impl.isolation_report()
         plant = Path(tempfile.gettempdir()) / f"cnnkit-planted-{os.getpid()}"
         facts = impl.jail_facts(str(KIT_ROOT), str(plant))
         plant.unlink(missing_ok=True)  # without a mount namespace /tmp is the host's
         assert facts["uid"] >= sandbox_process.SLOT_UID_BASE
-        for secret in ("reference", "hidden", "git"):
+        for secret in ("reference", "hidden"):
             assert facts[secret] == "PermissionError", (secret, facts[secret])
+        # In a git worktree .git is a file that points elsewhere, so .git/HEAD is not a path.
+        assert facts["git"] in ("PermissionError", "NotADirectoryError")
         assert facts["import_reference"] == "ModuleNotFoundError"
     assert (KIT_ROOT / "reference").stat().st_mode & 0o007 == 0
 
@@ -628,7 +767,7 @@ HELPER_PROBE = AssignmentSpec(
     name="helper_probe",
     files=("probe.py",),
     parts=("probe",),
-    functions={"entry": FunctionSpec("entry", "probe.py")},
+    functions={"entry": FunctionSpec("entry", "probe.py"), "double": FunctionSpec("double", "probe.py")},
 )
 
 # entry(x, plan) sees x with one entry moved off zero: the entry a numeric gradient is at.
@@ -654,6 +793,10 @@ def entry(x, plan):
             pass
     if position >= plan.get("reshape_from", x.size):
         return np.zeros(x.size + 1)
+    return x * 2
+
+
+def double(x):
     return x * 2
 """
 
@@ -758,7 +901,21 @@ def test_a_hang_in_the_helpers_half_times_out_the_batch(tmp_path):
         with pytest.raises(SubmissionError, match="entry did not return within 1 s"):
             _evaluations(impl, {"hang_from": 3})
         assert time.monotonic() - started < 3
-        assert _evaluations(impl, {}).shape == (8, 4)  # fresh workers carry on
+        with pytest.raises(SubmissionError, match="an earlier call of entry timed out"):
+            _evaluations(impl, {})
+        assert np.array_equal(impl.double(np.ones(2)), [2, 2])  # fresh workers carry on
+
+
+def test_a_gradient_batch_times_out_after_a_few_calls_time_whatever_its_size(tmp_path):
+    folder = tmp_path / "hang"
+    folder.mkdir()
+    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
+    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=0.5) as impl:
+        started = time.monotonic()
+        # 800 evaluations: one call's time per ten of them would be 40 s.
+        with pytest.raises(SubmissionError, match="entry did not return within 1.5 s"):
+            _evaluations(impl, {"hang_from": 0}, size=400)
+        assert time.monotonic() - started < 5
 
 
 def test_halves_of_different_shapes_fail_the_batch(helped):
@@ -795,8 +952,47 @@ with SandboxImplementation(LAYERS, sys.argv[1]) as impl:
         impl.conv_forward_naive(None, None, None, None)
     except Exception as error:
         kind = type(error).__name__
-    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "notes": impl.notes}))
+    print(json.dumps({"out": out.sum(), "db": db.tolist(), "error": kind, "reduced": impl.reduced}))
 """
+
+
+NOBODY = {"user": 65534, "group": 65534, "extra_groups": [], "cwd": "/"}
+
+
+def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
+    """A command and environment that run Python with numpy and the kit as nobody.
+
+    The kit's own environment when nobody can reach it; else (a clone in a folder others
+    cannot traverse, such as one under /root or mktemp -d) the interpreter's real file
+    with copies of autograder/ and numpy put into top, which nobody may read.
+    """
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}
+    probe = [sys.executable, "-c", "import numpy, autograder.sandbox"]
+    if _runs_as_nobody(probe, env) == "":
+        return [sys.executable], env
+    interpreter = os.path.realpath(sys.executable)
+    library = top / "lib"
+    shutil.copytree(KIT_ROOT / "autograder", library / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    numpy_folder = Path(np.__file__).parent
+    for name in (numpy_folder.name, f"{numpy_folder.name}.libs"):
+        if (numpy_folder.parent / name).is_dir():
+            shutil.copytree(numpy_folder.parent / name, library / name, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["chmod", "-R", "a+rX", str(top)], check=True)
+    env["PYTHONPATH"] = str(library)
+    probe[0] = interpreter
+    failure = _runs_as_nobody(probe, env)
+    if failure:
+        pytest.skip(f"nobody cannot run {interpreter} with numpy, even from a copy: {failure}")
+    return [interpreter], env
+
+
+def _runs_as_nobody(command: list[str], env: dict[str, str]) -> str:
+    """'' if command succeeds as nobody, else why not (the interpreter may not even be reachable)."""
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, **NOBODY)
+    except OSError as error:
+        return str(error)
+    return "" if completed.returncode == 0 else completed.stderr[-300:] or f"status {completed.returncode}"
 
 
 @root_only
@@ -804,23 +1000,24 @@ def test_a_grader_without_root_still_sandboxes_best_effort():
     # A folder nobody can read: pytest's tmp_path lies under a folder private to root.
     top = Path(tempfile.mkdtemp(prefix="cnnkit-non-root-"))
     top.chmod(0o755)
-    folder = top / "layers"
-    folder.mkdir(mode=0o755)
-    for name in LAYERS.files:
-        shutil.copyfile(LAYERS.reference_dir / name, folder / name)
-        (folder / name).chmod(0o644)
-    completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
-        user=65534,
-        group=65534,
-        extra_groups=[],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd="/",
-        env={"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"},
-    )
-    shutil.rmtree(top)
+    try:
+        folder = top / "layers"
+        folder.mkdir(mode=0o755)
+        for name in LAYERS.files:
+            shutil.copyfile(LAYERS.reference_dir / name, folder / name)
+            (folder / name).chmod(0o644)
+        python, env = _unprivileged_python(top)
+        completed = subprocess.run(
+            [*python, "-c", textwrap.dedent(NON_ROOT_SCRIPT), str(folder)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            **NOBODY,
+        )
+    finally:
+        shutil.rmtree(top)
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(completed.stdout.splitlines()[-1])
     assert result["out"] == 100.0 and result["db"] == [16.0] and result["error"] == "TypeError"
+    assert "does not run as root" in result["reduced"]

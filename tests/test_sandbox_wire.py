@@ -246,6 +246,26 @@ def test_max_frame_is_enforced_before_allocating():
     os.close(write_fd)
 
 
+def test_a_small_frame_over_the_limit_is_refused_too():
+    # A whole frame that arrives in the first read takes another path than a long one.
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, bytes(frame_bytes({"pad": "x" * 500})))
+    with pytest.raises(wire.FrameTooLarge, match="over the limit of 256 bytes"):
+        wire.FrameReader(read_fd, max_frame=256).read()
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def test_the_json_part_is_bounded_before_it_is_read():
+    # Parsed JSON takes many times its size: the prefix's JSON length is checked before any of it is read.
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, wire.PREFIX.pack(1 << 30, 1 << 30, 0))
+    with pytest.raises(wire.FrameTooLarge, match="bytes of JSON, over the limit"):
+        wire.FrameReader(read_fd, max_json=1 << 20).read()
+    os.close(read_fd)
+    os.close(write_fd)
+
+
 def test_writer_times_out_when_the_peer_stops_reading():
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)

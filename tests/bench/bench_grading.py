@@ -5,7 +5,11 @@ Prints a table and returns True when every target is met:
   through autograder.grading as the grade command does): at most 15 s of wall time;
 - the sandbox's overhead over running the same tests in-process (run_tests without
   sandbox), the median over REPEATS rounds of the ratio of a round's two runs: at most 25%;
-- batch grading 100 submissions with --jobs 2: at most 10 minutes, measured for real.
+- batch grading 100 submissions with --jobs 2: at most 10 minutes, measured for real;
+- grading a submission whose every function hangs (tests/adversarial/every_function_hangs.py
+  appended to each file), with the grade command's defaults (10 s per call, the default
+  time budget): under 3 minutes, every test listed. Each function that hangs costs one
+  timeout; its later calls fail at once.
 
 Also reported, to explain the overhead: the round trip of a call that does nothing
 and the calls one grading makes (their product is the part of the overhead that the
@@ -37,12 +41,14 @@ from autograder import batch, sandbox_process
 from autograder.assignments import LAYERS, AssignmentSpec, FunctionSpec
 from autograder.grading import grade_submission
 from autograder.runner import run_tests
-from autograder.sandbox import SandboxImplementation
+from autograder.sandbox import DEFAULT_TIME_BUDGET, SandboxImplementation
 
 GRADE_TARGET_S = 15.0
 OVERHEAD_TARGET = 0.25
 BATCH_TARGET_S = 600.0
 BATCH_SIZE = 100
+HANG_TARGET_S = 180.0
+HANG_ATTACK = Path(__file__).resolve().parent.parent / "adversarial" / "every_function_hangs.py"
 REPEATS = 9
 
 _ECHO = AssignmentSpec(
@@ -126,6 +132,22 @@ def grade_crashing_s() -> tuple[float, int]:
     return seconds, sum(1 for test in report.tests if "SIGSEGV" in test.output)
 
 
+def grade_hanging_s() -> tuple[float, int, int]:
+    """Wall seconds to grade a submission whose every function hangs (the grade command's defaults),
+    how many tests its results list, and how many of them ran into a timeout rather than failing at once."""
+    with tempfile.TemporaryDirectory() as folder:
+        submission = Path(folder) / "layers"
+        copy_reference_submission(submission)
+        for name in LAYERS.files:
+            with open(submission / name, "a") as stream:
+                stream.write("\n\n" + HANG_ATTACK.read_text())
+        started = time.perf_counter()
+        report = grade_submission(submission, LAYERS, Path(folder) / "results.json")
+        seconds = time.perf_counter() - started
+    timeouts = sum(1 for test in report.tests if "did not return within" in test.output.split("\n")[0])
+    return seconds, len(report.tests), timeouts
+
+
 def count_calls() -> int:
     """How many calls of student functions one grading of the reference makes."""
     counter = {"calls": 0}
@@ -180,7 +202,9 @@ def batch_of(count: int, jobs: int = 2) -> tuple[float, int]:
                         bundle.write(LAYERS.reference_dir / name, f"layers/{name}")
             else:
                 copy_reference_submission(submissions / f"student{index:03d}")
-        args = argparse.Namespace(jobs=jobs, call_timeout=10.0, submission_timeout=600.0, keyword=None)
+        args = argparse.Namespace(
+            jobs=jobs, call_timeout=10.0, time_budget=DEFAULT_TIME_BUDGET, submission_timeout=600.0, keyword=None
+        )
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):  # one progress line per submission: not for the table
             outcomes = batch.grade_all(submissions, LAYERS, Path(folder) / "grades.csv", args)
@@ -203,6 +227,8 @@ def main() -> bool:
     grade_met = grade_s <= GRADE_TARGET_S
     batch_s, full = batch_of(BATCH_SIZE)
     batch_met = batch_s <= BATCH_TARGET_S and full == BATCH_SIZE
+    hang_s, hang_listed, hang_timeouts = grade_hanging_s()
+    hang_met = hang_s < HANG_TARGET_S and hang_listed == tests
     load_after = os.getloadavg()[0]
 
     rows = [
@@ -219,6 +245,9 @@ def main() -> bool:
         (f"batch of {BATCH_SIZE} submissions, --jobs 2 (s)", f"{batch_s:.1f}", f"<= {BATCH_TARGET_S:g}", batch_met),
         ("  submissions with full marks", f"{full}/{BATCH_SIZE}", f"{BATCH_SIZE}/{BATCH_SIZE}", None),
         (f"grade a submission whose conv crashes in {crashes} tests (s)", f"{crashing_s:.2f}", "", None),
+        ("grade a submission whose every function hangs (s)", f"{hang_s:.1f}", f"< {HANG_TARGET_S:g}", hang_met),
+        ("  tests listed / tests per grading", f"{hang_listed}/{tests}", f"{tests}/{tests}", None),
+        ("  tests that ran into a 10 s timeout (the rest failed at once)", f"{hang_timeouts}", "", None),
         ("tests per grading", f"{tests}", "", None),
         ("calls of student functions per grading", f"{calls}", "", None),
         ("round trip of an empty sandboxed call (us)", f"{trip:.0f}", "", None),
@@ -233,7 +262,7 @@ def main() -> bool:
     for label, value, target, met in rows:
         mark = "" if met is None else ("yes" if met else "MISSED")
         print(f"{label:<{width}}  {value:>12}  {target:>10}  {mark}")
-    return grade_met and overhead <= OVERHEAD_TARGET and batch_met
+    return grade_met and overhead <= OVERHEAD_TARGET and batch_met and hang_met
 
 
 if __name__ == "__main__":
