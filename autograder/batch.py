@@ -41,6 +41,9 @@ from autograder.grading import REDUCED_ISOLATION_STATUS, positive_seconds
 from autograder.report import write_json_atomically
 from autograder.sandbox import DEFAULT_TIME_BUDGET, HIDE_VARIABLE, reduced_isolation_here
 
+# How a submission's status starts in grades.csv when its grading ran out of time (the class report reads it).
+GRADING_TIMED_OUT = "grading took longer than"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", help="folder holding one folder or .zip per submission")
@@ -93,6 +96,17 @@ def submission_name(path: Path) -> str:
     """A file-system-safe name for a submission's output folder."""
     stem = path.stem if path.suffix == ".zip" else path.name
     return re.sub(r"[^A-Za-z0-9._-]", "_", stem) or "submission"
+
+
+def submission_names(folder: Path) -> dict[str, Path]:
+    """The submissions of folder by the name of their output folder; a repeated name gets '_' appended."""
+    names: dict[str, Path] = {}
+    for path in find_submissions(folder):
+        name = submission_name(path)
+        while name in names:  # alice/ and alice.zip
+            name += "_"
+        names[name] = path
+    return names
 
 
 def results_folder(csv_path: Path) -> Path:
@@ -151,7 +165,7 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
-        status = f"grading took longer than {args.submission_timeout:g} s"
+        status = f"{GRADING_TIMED_OUT} {args.submission_timeout:g} s"
     (results_dir / "grader.log").write_bytes(stdout[-20000:] + stderr[-20000:])
     seconds = time.perf_counter() - started
     try:
@@ -194,14 +208,8 @@ def write_csv(outcomes: list[Outcome], spec: AssignmentSpec, path: Path) -> None
 
 def grade_all(folder: Path, spec: AssignmentSpec, csv_path: Path, args: argparse.Namespace) -> list[Outcome]:
     """Grade every submission of folder, args.jobs at a time; write the CSV and the results folder."""
-    submissions = find_submissions(folder)
     output_root = results_folder(csv_path)
-    names: dict[str, Path] = {}
-    for path in submissions:
-        name = submission_name(path)
-        while name in names:  # alice/ and alice.zip
-            name += "_"
-        names[name] = path
+    names = submission_names(folder)
     env = dict(os.environ)
     hidden = [str(folder.resolve()), str(output_root.resolve()), env.get(HIDE_VARIABLE, "")]
     env[HIDE_VARIABLE] = os.pathsep.join(filter(None, hidden))

@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("autograder.check", "run the public tests on your own files, in-process"),
     "grade": ("autograder.grading", "grade one submission (folder or zip) in the sandbox"),
     "batch": ("autograder.batch", "grade every submission in a folder into a CSV"),
+    "report": ("autograder.class_report", "a class report of a batch: scores, known mistakes, incidents, similarity"),
     "demo": ("autograder.demo", "grade submissions made from the kit itself and print their tables"),
     "validate": ("autograder.validate", "check reference, stubs and known-bug variants against the tests"),
     "release": ("autograder.release", "build the student release folder and zip"),

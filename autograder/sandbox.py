@@ -84,6 +84,9 @@ from autograder import wire
 from autograder.assignments import KIT_ROOT, AssignmentSpec, FunctionSpec
 from autograder.implementation import SubmissionError
 from autograder.sandbox_process import (
+    WORKER_DIED,
+    WORKER_EXITED,
+    WORKER_SILENT,
     SandboxCgroup,
     SandboxStartError,
     SlotLease,
@@ -96,7 +99,7 @@ from autograder.sandbox_process import (
     site_packages,
     standard_library,
 )
-from autograder.submission import MAX_ARTIFACT_BYTES, UnsafeFile, read_submitted_file
+from autograder.submission import MAX_ARTIFACT_BYTES, REFUSED_ENTRY, UnsafeFile, read_submitted_file
 
 OUTPUT_KEEP = 64 * 1024  # bytes of student output kept between two take_output() calls
 _GIB = 1 << 30
@@ -104,6 +107,21 @@ _MIB = 1 << 20
 # Modules of the student release that submissions may import (the README tells students to use gradcheck).
 HELPER_MODULES = ("gradcheck.py",)
 HIDE_VARIABLE = "CNNKIT_SANDBOX_HIDE"
+# The phrases the sandbox's failure messages are built from. The class report
+# (autograder/class_report.py) sorts failed tests by them (FAILURE_KINDS), so a message
+# reworded here still lands in the right row of the report.
+CALL_TIMED_OUT = "did not return within"
+IMPORT_TIMED_OUT = "did not finish within"
+BUDGET_USED_UP = "the submission used up its time budget"
+TIMED_OUT_EARLIER = "timed out, so its later calls fail at once"
+UNREADABLE_REPLY = "the worker sent an unreadable reply"
+PROTOCOL_BROKEN = "broke the worker's protocol"
+WORKER_FAILED = "the sandbox worker failed"
+FAILURE_KINDS: dict[str, tuple[str, ...]] = {
+    "timeout": (CALL_TIMED_OUT, IMPORT_TIMED_OUT, BUDGET_USED_UP, TIMED_OUT_EARLIER),
+    "crash": (WORKER_DIED, WORKER_EXITED, WORKER_SILENT),
+    "sandbox": (UNREADABLE_REPLY, PROTOCOL_BROKEN, WORKER_FAILED, REFUSED_ENTRY),
+}
 NAMESPACES_VARIABLE = "CNNKIT_SANDBOX_NAMESPACES"  # "0": no namespaces, as where unshare is refused
 # Shared libraries the interpreter, numpy and torch load; bound read-only into the worker's root.
 SHARED_LIBRARY_PATHS = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/local/lib", "/etc/ld.so.cache")
@@ -533,7 +551,7 @@ class SandboxImplementation:
     def _budget_error(self, name: str, stopped_after: float | None = None) -> SubmissionError:
         """The failure of a call that the spent time budget stops, or (stopped_after None) does not start."""
         why = (
-            f"the submission used up its time budget of {self.limits.time_budget:g} s (the time spent starting "
+            f"{BUDGET_USED_UP} of {self.limits.time_budget:g} s (the time spent starting "
             "its workers, importing its files and running its calls), so grading stopped early"
         )
         if stopped_after is None:
@@ -578,9 +596,9 @@ class SandboxImplementation:
                     self._stop_worker()
                     raise _OutOfTime from None
                 if isinstance(error, TimeoutError):
-                    what = f"did not finish within {self.call_timeout:g} s"
+                    what = f"{IMPORT_TIMED_OUT} {self.call_timeout:g} s"
                 elif isinstance(error, wire.ProtocolError):
-                    what = f"broke the worker's protocol ({error})"
+                    what = f"{PROTOCOL_BROKEN} ({error})"
                 else:
                     what = f"ended it: {describe_exit(worker.ended())}"
                 self._stop_worker()
@@ -617,7 +635,7 @@ class SandboxImplementation:
             raise SubmissionError(f"{name}: the sandbox was already closed")
         if name in self._timed_out:
             raise SubmissionError(
-                f"{name} was not run: an earlier call of {name} timed out, so its later calls fail at once "
+                f"{name} was not run: an earlier call of {name} {TIMED_OUT_EARLIER} "
                 f"(that keeps grading within its time limit). The first failure:\n{self._timed_out[name]}"
             )
         if self.out_of_time:
@@ -662,7 +680,7 @@ class SandboxImplementation:
             return self._unpack(function, message["seq"], frame, encoder.tracked)
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
 
     def _exchange(
         self, worker: WorkerProcess, name: str, request: Any, timeout: float, since: float | None = None
@@ -685,7 +703,7 @@ class SandboxImplementation:
             if by_budget:
                 raise self._budget_error(name, stopped_after=time.monotonic() - started) from None
             message = (
-                f"{name} did not return within {timeout:g} s; it was stopped "
+                f"{name} {CALL_TIMED_OUT} {timeout:g} s; it was stopped "
                 "(look for an infinite loop, or code far slower than it needs to be)"
             )
             self._timed_out.setdefault(name, message)
@@ -696,7 +714,7 @@ class SandboxImplementation:
             raise SubmissionError(f"{ending} while running {name}") from None
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
         self._drain_output(worker)
         return frame
 
@@ -855,7 +873,7 @@ class SandboxImplementation:
                 raise wire.ProtocolError(f"perturbed outputs of shape {outputs.shape} for {covered} entries")
         except wire.ProtocolError as error:
             self._replace_worker()
-            raise SubmissionError(f"the worker sent an unreadable reply while running {name}: {error}") from None
+            raise SubmissionError(f"{UNREADABLE_REPLY} while running {name}: {error}") from None
         return outputs, covered
 
     def _take_releases(self) -> list[int]:
@@ -960,7 +978,7 @@ class SandboxImplementation:
         message = str(error.get("message", ""))[:10_000]
         if kind != "exception":
             if kind == "internal":
-                return SubmissionError(f"{name}: the sandbox worker failed:\n{message}")
+                return SubmissionError(f"{name}: {WORKER_FAILED}:\n{message}")
             return SubmissionError(f"{name}: {message}")
         type_name = str(error.get("type", "Exception"))[:100]
         traceback_text = str(error.get("traceback", ""))[:5000]

@@ -422,10 +422,16 @@ def remove_files_of(uid: int) -> list[str]:
     return failed
 
 
+# How describe_exit's sentences start (autograder/sandbox.py's FAILURE_KINDS reads them).
+WORKER_SILENT = "the worker stopped answering"
+WORKER_DIED = "the worker died with signal"
+WORKER_EXITED = "the worker exited with status"
+
+
 def describe_exit(returncode: int | None) -> str:
     """How a worker ended, in words a student understands."""
     if returncode is None:
-        return "the worker stopped answering"
+        return WORKER_SILENT
     if returncode < 0:
         try:
             name = signal.Signals(-returncode).name
@@ -437,8 +443,8 @@ def describe_exit(returncode: int | None) -> str:
             "SIGKILL": " (killed from outside, for example by the out-of-memory killer)",
             "SIGABRT": " (aborted, for example by a failed check in a C library)",
         }.get(name, "")
-        return f"the worker died with signal {name}{why}"
-    return f"the worker exited with status {returncode} (os._exit() or an interpreter shutdown)"
+        return f"{WORKER_DIED} {name}{why}"
+    return f"{WORKER_EXITED} {returncode} (os._exit() or an interpreter shutdown)"
 
 
 def site_packages() -> list[str]:

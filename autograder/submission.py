@@ -33,6 +33,8 @@ MAX_ARTIFACT_BYTES = 256 << 20  # a data file: a ResNet-18 checkpoint is about 4
 MAX_ARCHIVE_BYTES = 20 << 20  # a zip without data files, compressed
 MAX_UNCOMPRESSED_BYTES = 50 << 20  # the same, unpacked
 MAX_ENTRIES = 2000
+# How the note on an archive entry refused as unsafe starts (the class report looks for it).
+REFUSED_ENTRY = "Refused the archive entry"
 _IGNORED_FOLDERS = re.compile(r"^(__MACOSX|\..*)$")
 
 
@@ -178,7 +180,7 @@ def _from_zip(archive: Path, spec: AssignmentSpec, notes: list[str]) -> dict[str
                 parts = info.filename.replace("\\", "/").split("/")
                 problem = _zip_entry_problem(info, _file_limit(spec, parts[-1]))
                 if problem is not None:
-                    notes.append(f"Refused the archive entry {info.filename!r}: {problem}.")
+                    notes.append(f"{REFUSED_ENTRY} {info.filename!r}: {problem}.")
                     continue
                 if parts[-1] not in allowed or len(parts) > 2 or _IGNORED_FOLDERS.match(parts[0]) and len(parts) == 2:
                     continue

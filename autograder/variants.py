@@ -33,6 +33,12 @@ Scenario = Callable[[Any], Mapping[str, Any]]
 
 _ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
+# How a failure message names the known mistakes that explain it (the hidden tests write
+# it, the class report counts it): the first hint after KNOWN_MISTAKE, each other one
+# on a line of its own after OTHER_KNOWN_MISTAKE.
+KNOWN_MISTAKE = "\n  This looks like a known mistake: "
+OTHER_KNOWN_MISTAKE = "\n  or: "
+
 
 class PatchError(ValueError):
     """A bug's patch does not apply: its text does not occur exactly once in the reference file."""
@@ -119,6 +125,24 @@ def run_quietly(scenario: Scenario, implementation: Any) -> Mapping[str, Any] | 
                 raise
             return None
     return outputs if isinstance(outputs, Mapping) else None
+
+
+def describe_known_mistakes(hints: Iterable[str]) -> str:
+    """The text a failure message ends with to name `hints` (one-line hints); empty for none."""
+    hints = list(hints)
+    return KNOWN_MISTAKE + OTHER_KNOWN_MISTAKE.join(hints) if hints else ""
+
+
+def named_known_mistakes(message: str) -> list[str]:
+    """The hints that a failure message names (what describe_known_mistakes wrote), in its order."""
+    _, found, named = message.partition(KNOWN_MISTAKE)
+    if not found:
+        return []
+    first, *others = named.split(OTHER_KNOWN_MISTAKE)
+    hints = [first, *others]
+    # The last hint runs to the end of its line: anything after it (a truncation notice) is not part of it.
+    hints[-1] = hints[-1].split("\n", 1)[0]
+    return [hint.strip() for hint in hints if hint.strip()]
 
 
 class Catalogue:

@@ -19,6 +19,7 @@ from autograder.assignments import LAYERS
 from autograder.gradcheck import VALUE_TOLERANCE, assert_close, comparison_failure
 from autograder.implementation import CopiedInputs, LocalImplementation
 from autograder.plugin import implementation_for
+from autograder.variants import describe_known_mistakes
 
 Scenario = Callable[[object], dict[str, np.ndarray]]
 
@@ -100,8 +101,7 @@ def matches_reference(layers_as_given, reference):
             except AssertionError as failure:
                 message = str(failure) + _prerequisite_notes(actual, reference_outputs, prerequisites)
                 mistakes = _known_mistakes(scenario, actual)
-                if mistakes:
-                    message += "\n  This looks like a known mistake: " + "\n  or: ".join(mistakes)
+                message += describe_known_mistakes(mistakes)
                 raise AssertionError(message) from None
 
     return check
