@@ -20,8 +20,19 @@ MASK_HINT = (
 )
 
 
+def forward_scenario(shape, p, seed, data_seed=90):
+    """A seeded train-mode forward pass on standard-normal x; it never calls dropout_backward."""
+    (x,) = random_arrays(data_seed, shape)
+
+    def scenario(impl):
+        out, _ = impl.dropout_forward(x, {"p": p, "mode": "train", "seed": seed})
+        return {"out of dropout_forward": out}
+
+    return scenario
+
+
 def train_scenario(shape, p, seed, data_seed=90):
-    """A seeded train-mode forward and backward pass on standard-normal x and dout."""
+    """forward_scenario's pass, then dropout_backward on a standard-normal dout."""
     x, dout = random_arrays(data_seed, shape, shape)
 
     def scenario(impl):
@@ -31,23 +42,14 @@ def train_scenario(shape, p, seed, data_seed=90):
     return scenario
 
 
-def forward_only(scenario):
-    """The forward output of a train scenario alone: what works_first needs."""
-
-    def forward(impl):
-        return {"out of dropout_forward": scenario(impl)["out of dropout_forward"]}
-
-    return forward
-
-
-KNOWN_TRAIN_CASE = train_scenario((4, 5), 0.7, 16)
+KNOWN_TRAIN_CASE = forward_scenario((4, 5), 0.7, 16)
 
 
 @pytest.mark.points(1)
 @pytest.mark.parametrize("case_id", DROPOUT_CASES)
 def test_dropout_train_forward_matches_reference(matches_reference, case_id):
     """dropout_forward (train, seeded): out matches the reference bit for bit in its mask"""
-    matches_reference(forward_only(train_scenario(*DROPOUT_CASES[case_id])), hint=MASK_HINT)
+    matches_reference(forward_scenario(*DROPOUT_CASES[case_id]), hint=MASK_HINT)
 
 
 @pytest.mark.points(1)
@@ -65,7 +67,7 @@ def test_dropout_backward_matches_reference(matches_reference, case_id):
 @pytest.mark.parametrize("shape", [(5, 8), (2, 3, 4, 4)], ids=["fc", "conv"])
 def test_dropout_test_mode_matches_reference(matches_reference, works_first, shape):
     """dropout test mode: out = x and dx = dout, the seed and p ignored (graded once train mode works)"""
-    works_first(forward_only(KNOWN_TRAIN_CASE))
+    works_first(KNOWN_TRAIN_CASE)
     x, dout = random_arrays(91, shape, shape)
 
     def scenario(impl):
@@ -83,7 +85,7 @@ def test_dropout_test_mode_matches_reference(matches_reference, works_first, sha
 @pytest.mark.points(1)
 def test_dropout_p_one_keeps_every_unit(matches_reference, works_first):
     """dropout with p = 1: every unit kept, nothing scaled (graded once train mode works)"""
-    works_first(forward_only(KNOWN_TRAIN_CASE))
+    works_first(KNOWN_TRAIN_CASE)
     matches_reference(
         train_scenario((6, 7), 1.0, 17),
         hint="p = 1 is allowed: it keeps every unit, so train mode gives x itself and dx = dout.",
@@ -109,7 +111,7 @@ def unseeded_scenario(impl):
 @pytest.mark.points(1)
 def test_dropout_without_seed_draws_a_new_mask_each_call(matches_reference, works_first):
     """dropout_forward without a seed: a new mask per call, keeping about p of the units (once train mode works)"""
-    works_first(forward_only(KNOWN_TRAIN_CASE))
+    works_first(KNOWN_TRAIN_CASE)
     matches_reference(
         unseeded_scenario,
         hint="without a seed, draw from a fresh np.random.default_rng() on every call, keeping each unit with "
@@ -125,7 +127,7 @@ def test_dropout_without_seed_draws_a_new_mask_each_call(matches_reference, work
 )
 def test_dropout_rejects_bad_param(works_first, layers, dropout_param):
     """dropout_forward: ValueError for p outside (0, 1], a missing or an unknown mode (graded once train mode works)"""
-    works_first(forward_only(KNOWN_TRAIN_CASE))
+    works_first(KNOWN_TRAIN_CASE)
     (x,) = random_arrays(92, (3, 4))
     with pytest.raises(ValueError):
         layers.dropout_forward(x, dropout_param)
