@@ -493,8 +493,8 @@ def test_dropout_follows_torchs_inverted_dropout_convention(p):
     """Ours with keep probability p and torch's F.dropout with drop probability 1 - p agree in law.
 
     On ones, both give the values 0 and 1 / p (to rounding), keep about a fraction p of the
-    units (40000 of them: six standard deviations are under 0.015), and their backward
-    passes on ones equal their outputs; in test mode (training=False) both are the identity.
+    units (40000 of them: six standard deviations are under 0.015), draw a new mask per
+    call, and their backward passes on ones equal their outputs; in test mode (training=False) both are the identity.
     """
     ones = np.ones((200, 200))
     out, cache = dropout.dropout_forward(ones, {"p": p, "mode": "train"})
@@ -508,6 +508,9 @@ def test_dropout_follows_torchs_inverted_dropout_convention(p):
         assert abs(np.mean(values != 0) - p) < 0.015, f"{who} kept {np.mean(values != 0):.3f}, p = {p}"
     assert np.array_equal(dropout.dropout_backward(ones, cache), out)
     assert torch.equal(ones_t.grad, out_t.detach())
+    # Like torch's, each unseeded call draws a new mask.
+    assert not np.array_equal(dropout.dropout_forward(ones, {"p": p, "mode": "train"})[0], out)
+    assert not torch.equal(F.dropout(as_tensor(ones), p=1 - p, training=True), out_t.detach())
     x = np.random.default_rng(6).standard_normal((3, 5))
     test_out, test_cache = dropout.dropout_forward(x, {"p": p, "mode": "test"})
     assert np.array_equal(test_out, numpy_of(F.dropout(as_tensor(x), p=1 - p, training=False)))
