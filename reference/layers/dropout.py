@@ -1,7 +1,5 @@
 """Inverted dropout: a random keep-mask in train mode, the identity in test mode."""
 
-from numbers import Real
-
 import numpy as np
 
 
@@ -10,8 +8,9 @@ def _read_dropout_param(function, dropout_param):
     if "p" not in dropout_param:
         raise ValueError(f"{function}: dropout_param needs a 'p' key, the probability of keeping each unit")
     p = dropout_param["p"]
+    is_number = isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool)
     # `not (0 < p <= 1)` rather than `p <= 0 or p > 1`, so that nan is refused too.
-    if not isinstance(p, Real) or isinstance(p, bool) or not (0 < p <= 1):
+    if not is_number or not (0 < p <= 1):
         raise ValueError(
             f"{function}: dropout_param['p'] is the probability of keeping each unit and must satisfy "
             f"0 < p <= 1, got {p!r}"

@@ -100,8 +100,8 @@ BUGS = (
         function="dropout_forward",
         hint="p is not checked: p = 0 divides by zero and p above 1 is no probability. A p outside (0, 1] must "
         "raise a ValueError that names p.",
-        find="    if not isinstance(p, Real) or isinstance(p, bool) or not (0 < p <= 1):\n",
-        replace="    if not isinstance(p, Real) or isinstance(p, bool):\n",
+        find="    if not is_number or not (0 < p <= 1):\n",
+        replace="    if not is_number:\n",
     ),
     Bug(
         id="dropout_p_one_rejected",
