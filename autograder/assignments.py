@@ -68,8 +68,8 @@ _ARRAYS3 = ("array", "array", "array")
 
 LAYERS = AssignmentSpec(
     name="layers",
-    files=("conv.py", "im2col.py", "pooling.py", "batchnorm.py"),
-    parts=("conv", "im2col", "pooling", "batchnorm"),
+    files=("conv.py", "im2col.py", "pooling.py", "batchnorm.py", "dropout.py"),
+    parts=("conv", "im2col", "pooling", "batchnorm", "dropout"),
     functions=_functions(
         FunctionSpec("conv_forward_naive", "conv.py", _FORWARD),
         FunctionSpec("conv_backward_naive", "conv.py", _ARRAYS3),
@@ -88,6 +88,8 @@ LAYERS = AssignmentSpec(
         FunctionSpec("batchnorm_backward_alt", "batchnorm.py", _ARRAYS3),
         FunctionSpec("spatial_batchnorm_forward", "batchnorm.py", _FORWARD),
         FunctionSpec("spatial_batchnorm_backward", "batchnorm.py", _ARRAYS3),
+        FunctionSpec("dropout_forward", "dropout.py", _FORWARD),
+        FunctionSpec("dropout_backward", "dropout.py"),
     ),
 )
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from cnn_reference.layers import batchnorm, conv, im2col, pooling
+from cnn_reference.layers import batchnorm, conv, dropout, im2col, pooling
 
 from autograder.gradcheck import relative_error
 
@@ -456,6 +456,67 @@ def test_spatial_batchnorm_matches_torch_in_train_and_test_mode(n, c, h, w, eps,
     )
 
 
+# ---------------------------------------------------------------------------- dropout
+
+# (shape, p = the probability of keeping a unit, seed): vectors, (N, D) and NCHW, p near both ends and p = 1.
+DROPOUT_CASES = [
+    ((64,), 0.35, 0),
+    ((5, 7), 0.5, 1),
+    ((2, 3, 4, 5), 0.8, 2),
+    ((1, 9), 0.1, 3),
+    ((3, 4), 1.0, 4),
+    ((4, 2, 3, 3), 0.95, 5),
+]
+
+
+@pytest.mark.parametrize("shape, p, seed", DROPOUT_CASES, ids=[f"{shape}-p{p}" for shape, p, _ in DROPOUT_CASES])
+def test_dropout_matches_torch_through_the_documented_mask(shape, p, seed):
+    """With the mask the docstring prescribes, out and dx are PyTorch's x * mask / p and its autograd gradient.
+
+    PyTorch draws its masks from its own generator, so the comparison goes through the
+    mask: np.random.default_rng(seed).random(shape) < p, applied in torch.
+    """
+    rng = np.random.default_rng(100 + seed)
+    x, dout = rng.standard_normal(shape), rng.standard_normal(shape)
+    out, cache = dropout.dropout_forward(x, {"p": p, "mode": "train", "seed": seed})
+    dx = dropout.dropout_backward(dout, cache)
+    mask = torch.from_numpy(np.random.default_rng(seed).random(shape) < p)
+    x_t = as_tensor(x, requires_grad=True)
+    out_t = x_t * mask / p
+    out_t.backward(as_tensor(dout))
+    assert_relative(out, numpy_of(out_t), VALUE_TOLERANCE, "dropout_forward out")
+    assert_relative(dx, numpy_of(x_t.grad), GRADIENT_TOLERANCE, "dropout_backward dx")
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.9])
+def test_dropout_follows_torchs_inverted_dropout_convention(p):
+    """Ours with keep probability p and torch's F.dropout with drop probability 1 - p agree in law.
+
+    On ones, both give the values 0 and 1 / p (to rounding), keep about a fraction p of the
+    units (40000 of them: six standard deviations are under 0.015), draw a new mask per
+    call, and their backward passes on ones equal their outputs; in test mode (training=False) both are the identity.
+    """
+    ones = np.ones((200, 200))
+    out, cache = dropout.dropout_forward(ones, {"p": p, "mode": "train"})
+    ones_t = as_tensor(ones, requires_grad=True)
+    out_t = F.dropout(ones_t, p=1 - p, training=True)
+    out_t.backward(torch.ones_like(out_t))
+    for values, who in ((out, "reference"), (numpy_of(out_t), "torch")):
+        # torch scales by 1 / (1 - (1 - p)), which may differ from 1 / p in the last bit.
+        scaled = np.unique(values[values != 0])
+        assert np.allclose(scaled, 1.0 / p, rtol=1e-12, atol=0), f"{who}: kept units scaled to {scaled[:5]}"
+        assert abs(np.mean(values != 0) - p) < 0.015, f"{who} kept {np.mean(values != 0):.3f}, p = {p}"
+    assert np.array_equal(dropout.dropout_backward(ones, cache), out)
+    assert torch.equal(ones_t.grad, out_t.detach())
+    # Like torch's, each unseeded call draws a new mask.
+    assert not np.array_equal(dropout.dropout_forward(ones, {"p": p, "mode": "train"})[0], out)
+    assert not torch.equal(F.dropout(as_tensor(ones), p=1 - p, training=True), out_t.detach())
+    x = np.random.default_rng(6).standard_normal((3, 5))
+    test_out, test_cache = dropout.dropout_forward(x, {"p": p, "mode": "test"})
+    assert np.array_equal(test_out, numpy_of(F.dropout(as_tensor(x), p=1 - p, training=False)))
+    assert np.array_equal(dropout.dropout_backward(x, test_cache), x)
+
+
 # ---------------------------------------------------------------------------- errors and inputs
 
 
@@ -581,3 +642,36 @@ def test_batchnorm_never_modifies_its_inputs(spatial: bool, mode: str):
     assert_unchanged([x, gamma, beta, dout, running_mean, running_var], [x0, gamma0, beta0, dout0, mean0, var0], mode)
     if mode == "test":
         assert bn_param["running_mean"] is running_mean and bn_param["running_var"] is running_var
+
+
+@pytest.mark.parametrize(
+    "dropout_param, named",
+    [
+        ({"p": 0, "mode": "train"}, "'p'"),
+        ({"p": 1.5, "mode": "train"}, "'p'"),
+        ({"p": float("nan"), "mode": "train"}, "'p'"),
+        ({"p": "0.5", "mode": "train"}, "'p'"),
+        ({"mode": "train"}, "'p'"),
+        ({"p": 0.5, "mode": "eval"}, "'mode'"),
+        ({"p": 0.5}, "'mode'"),
+    ],
+    ids=["p-zero", "p-above-one", "p-nan", "p-string", "p-missing", "mode-unknown", "mode-missing"],
+)
+def test_dropout_bad_param_raises_value_error_naming_the_key(dropout_param, named):
+    """ValueError that names dropout_forward and the key at fault."""
+    with pytest.raises(ValueError, match=f"dropout_forward: .*{named}"):
+        dropout.dropout_forward(np.ones((2, 3)), dropout_param)
+
+
+@pytest.mark.parametrize("mode", ["train", "test"])
+def test_dropout_never_modifies_its_inputs(mode: str):
+    """Read-only x and dout go through forward and backward unchanged, and so does dropout_param."""
+    originals = list(np.random.default_rng(12).standard_normal((2, 4, 3, 3)) for _ in range(2))
+    x, dout = frozen(*originals)
+    dropout_param = {"p": 0.6, "mode": mode, "seed": 7}
+    out, cache = dropout.dropout_forward(x, dropout_param)
+    dx = dropout.dropout_backward(dout, cache)
+    assert_unchanged([x, dout], originals, f"dropout ({mode} mode)")
+    assert dropout_param == {"p": 0.6, "mode": mode, "seed": 7}, "dropout_forward modified dropout_param"
+    assert not np.shares_memory(out, x) and not np.shares_memory(dx, dout), "dropout returned its input itself"
+    assert out.dtype == dx.dtype == np.float64

@@ -21,12 +21,13 @@ from autograder.variants import materialize as _materialize
 
 from .batchnorm_bugs import BUGS as _BATCHNORM
 from .conv_bugs import BUGS as _CONV
+from .dropout_bugs import BUGS as _DROPOUT
 from .im2col_bugs import BUGS as _IM2COL
 from .pooling_bugs import BUGS as _POOLING
 
 __all__ = ["BUGS", "CATALOGUE", "Bug", "materialize", "matching_hints", "variant_implementation"]
 
-BUGS: tuple[Bug, ...] = _CONV + _IM2COL + _POOLING + _BATCHNORM
+BUGS: tuple[Bug, ...] = _CONV + _IM2COL + _POOLING + _BATCHNORM + _DROPOUT
 
 # One catalogue per process: variants are written and imported on first use, then reused.
 CATALOGUE = Catalogue(LAYERS, BUGS)

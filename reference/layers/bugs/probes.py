@@ -33,6 +33,20 @@ _POOL_GEOMETRIES = {
     "2x3s2-nonsquare": ((2, 3, 6, 9), 2, 3, 2),
 }
 
+# (x shape, p, seed) of dropout's train-mode probes; p = 1 keeps every unit.
+_DROPOUT_CASES = {
+    "p0.7": ((3, 5), 0.7, 21),
+    "p0.25-nchw": ((2, 2, 3, 3), 0.25, 22),
+    "p1": ((2, 4), 1.0, 23),
+}
+# dropout_params whose validation is the point: valid or not, the outcome tells variants apart.
+_DROPOUT_PARAMS = {
+    "p_zero": {"p": 0.0, "mode": "train"},
+    "p_above_one": {"p": 1.5, "mode": "train"},
+    "unknown_mode": {"p": 0.5, "mode": "eval"},
+    "missing_mode": {"p": 0.5},
+}
+
 
 def _arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -164,6 +178,44 @@ def _spatial_bn_probe(impl: Any) -> dict[str, Any]:
     return outputs
 
 
+def _dropout_train_probe(shape: tuple[int, ...], p: float, seed: int) -> Probe:
+    def probe(impl: Any) -> dict[str, Any]:
+        x, dout = _arrays(12, shape, shape)
+        dropout_param = {"p": p, "mode": "train", "seed": seed}
+        out, cache = impl.dropout_forward(x, dropout_param)
+        dx = impl.dropout_backward(dout, cache)
+        param_kept = np.array([float(dropout_param == {"p": p, "mode": "train", "seed": seed})])
+        return {"out": out, "dx": dx, "x_after": x, "dout_after": dout, "param_kept": param_kept}
+
+    return probe
+
+
+def _dropout_test_probe(impl: Any) -> dict[str, Any]:
+    x, dout = _arrays(13, (4, 6), (4, 6))
+    out, cache = impl.dropout_forward(x, {"p": 0.6, "mode": "test", "seed": 1})
+    return {"out": out, "dx": impl.dropout_backward(dout, cache)}
+
+
+def _dropout_unseeded_probe(impl: Any) -> dict[str, Any]:
+    x = np.full((100, 100), 2.0)
+    first, _ = impl.dropout_forward(x, {"p": 0.7, "mode": "train"})
+    second, _ = impl.dropout_forward(x, {"p": 0.7, "mode": "train"})
+    kept = np.mean(np.asarray(first) != 0)
+    return {
+        "masks_differ": np.array([float(not np.array_equal(first, second))]),
+        "kept_about_p": np.array([float(abs(kept - 0.7) < 0.03)]),
+    }
+
+
+def _dropout_param_probe(dropout_param: dict[str, Any]) -> Probe:
+    def probe(impl: Any) -> dict[str, Any]:
+        (x,) = _arrays(14, (3, 4))
+        out, _ = impl.dropout_forward(x, dict(dropout_param))
+        return {"out": out}
+
+    return probe
+
+
 def _build() -> dict[str, Probe]:
     probes: dict[str, Probe] = {}
     for name, geometry in _CONV_GEOMETRIES.items():
@@ -187,6 +239,13 @@ def _build() -> dict[str, Probe]:
     probes["batchnorm_unknown_mode"] = _bn_unknown_mode_probe
     probes["batchnorm_missing_mode"] = _bn_missing_mode_probe
     probes["spatial_batchnorm"] = _spatial_bn_probe
+    # p = 0.5 would hide a keep/drop mix-up (1 - p == p): the probes use other values.
+    for name, (shape, p, seed) in _DROPOUT_CASES.items():
+        probes[f"dropout_train_{name}"] = _dropout_train_probe(shape, p, seed)
+    probes["dropout_test"] = _dropout_test_probe
+    probes["dropout_unseeded"] = _dropout_unseeded_probe
+    for name, dropout_param in _DROPOUT_PARAMS.items():
+        probes[f"dropout_param_{name}"] = _dropout_param_probe(dropout_param)
     return probes
 
 
