@@ -79,8 +79,9 @@ def assignment_config(name: str) -> str:
 def test_source(test: TestCell, case: TestCase) -> str:
     """A test case cell: its TEST CONFIG (points, hidden), then the code that runs the case.
 
-    Only a hidden test's first case carries the test's packed module and records:
-    Otter runs a question's cases in order in one kernel, and the runner keeps them.
+    Only the first case of a hidden module's first test carries the packed module and
+    its records: Otter runs a question's cases in order in one kernel, and the runner
+    keeps them.
     """
     config = [
         '""" # BEGIN TEST CONFIG',
@@ -114,7 +115,7 @@ def question_cells(part: Part) -> list[dict[str, Any]]:
     cells.append(raw_cell("# BEGIN TESTS", f"tests-{part.name}"))
     for test in part.tests:
         for number, case in enumerate(test.cases):
-            cells.append(code_cell(test_source(test, case), f"{test.name}-{number}"))
+            cells.append(code_cell(test_source(test, case), f"{number}-{test.name}"))
     cells.append(raw_cell("# END TESTS", f"end-tests-{part.name}"))
     cells.append(raw_cell("# END QUESTION", f"end-question-{part.name}"))
     return cells

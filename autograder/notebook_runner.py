@@ -38,7 +38,7 @@ MODULE_NAME = "cnnkit_notebook"  # the name this module has in a notebook's kern
 
 # Kit modules the tests import that would reach outside the notebook; their stand-ins.
 STAND_INS = {
-    "autograder/plugin.py": '''"""Stand-in for the kit's pytest plugin in a notebook: the implementation under test is the notebook."""
+    "autograder/plugin.py": '''"""Stand-in for the kit's pytest plugin in a notebook: the functions under test are the notebook's."""
 
 import cnnkit_notebook
 
@@ -363,12 +363,18 @@ class NotebookTests:
         return tuple((name, value) for name, value in self.namespace.items() if isinstance(value, types.FunctionType))
 
     def run(self, test: str, hidden: str | None = None) -> dict[str, TestOutcome]:
-        """Run one test (path::function, all its cases) on the notebook's functions; outcomes by node id."""
+        """Outcomes (by node id) of one test (path::function, all its cases) on the notebook's functions.
+
+        The whole test file runs once per state of the notebook (the functions it
+        defines): the other test cells of that file, which come next, read their
+        outcomes without starting pytest again.
+        """
         self._hidden(hidden)
-        key = (test, self._fingerprint())
+        path = test.split("::")[0]
+        key = (path, self._fingerprint())
         if key not in self._cache:
-            self._cache[key] = self._pytest([test], RecordedReference(self.records))
-        return self._cache[key]
+            self._cache[key] = self._pytest([path], RecordedReference(self.records))
+        return {node: outcome for node, outcome in self._cache[key].items() if node.split("[")[0] == test}
 
     def _pytest(self, tests: list[str], reference: RecordedReference) -> dict[str, TestOutcome]:
         _STATE.update(implementation=NotebookImplementation(self.namespace), reference=reference)
@@ -405,7 +411,6 @@ class NotebookTests:
 
     def check(self, case: str, hidden: str | None = None) -> None:
         """Fail with the test's message unless the test case (path::function[id]) passes (an Otter test case)."""
-        __tracebackhide__ = True
         outcome = self.run(case.split("[")[0], hidden).get(case)
         if outcome is None:
             raise RuntimeError(f"no test case {case} ran: the notebook and the kit's tests are out of step")

@@ -323,6 +323,16 @@ def record_reference(setup: str, functions: tuple[FunctionCell, ...], tests: lis
         return pickle.loads(out.read_bytes())
 
 
+def _hidden_bundle(path: str, hidden: dict[str, str], records: dict[str, dict]) -> str:
+    """A hidden module packed for its cells: its source, the hidden tests' shared files, its recorded calls."""
+    shared = {name: text for name, text in hidden.items() if not Path(name).name.startswith("test_")}
+    module_records: dict = {}
+    for node, calls in records.items():
+        if node.split("::")[0] == path:
+            module_records.update(calls)
+    return pack({"sources": {**shared, path: hidden[path]}, "records": module_records})
+
+
 def _test_cells(recorded: dict, hidden: dict[str, str]) -> list[TestCell]:
     """One cell per graded test function (points > 0), its cases in pytest's order."""
     failures = {node: fields["failure"] for node, fields in recorded["outcomes"].items() if fields["failure"]}
@@ -333,17 +343,16 @@ def _test_cells(recorded: dict, hidden: dict[str, str]) -> list[TestCell]:
     for node, fields in recorded["outcomes"].items():
         if fields["points"] > 0:  # diagnostics (0 points) are for the kit's own feedback only
             grouped.setdefault(node.split("[")[0], []).append(fields)
-    cells = []
+    cells, packed_modules = [], set()
     for test, outcomes in grouped.items():
         path, function = test.split("::")
         is_hidden = path.startswith(f"{HIDDEN_PACKAGE}/")
         bundle = None
-        if is_hidden:
-            shared = {name: text for name, text in hidden.items() if not Path(name).name.startswith("test_")}
-            records: dict = {}
-            for outcome in outcomes:
-                records.update(recorded["records"].get(outcome["node"], {}))
-            bundle = pack({"sources": {**shared, path: hidden[path]}, "records": records})
+        if is_hidden and path not in packed_modules:
+            # The first cell of a hidden module carries the module: the runner runs it whole (see
+            # NotebookTests.run), and the tools run the cells in order.
+            packed_modules.add(path)
+            bundle = _hidden_bundle(path, hidden, recorded["records"])
         cases = tuple(TestCase(outcome["node"], outcome["points"]) for outcome in outcomes)
         name = f"hidden_{function.removeprefix('test_')}" if is_hidden else function
         cells.append(TestCell(name, outcomes[0]["part"], outcomes[0]["title"], test, cases, is_hidden, bundle))
