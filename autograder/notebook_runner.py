@@ -38,7 +38,7 @@ MODULE_NAME = "cnnkit_notebook"  # the name this module has in a notebook's kern
 
 # Kit modules the tests import that would reach outside the notebook; their stand-ins.
 STAND_INS = {
-    "autograder/plugin.py": '''"""Stand-in for the kit's pytest plugin in a notebook: the functions under test are the notebook's."""
+    "autograder/plugin.py": '''"""Stand-in for the kit's pytest plugin: the functions under test are the notebook's."""
 
 import cnnkit_notebook
 
