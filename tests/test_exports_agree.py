@@ -210,9 +210,11 @@ def test_the_scores_tell_the_variants_apart(pytest_scores):
 
 def test_nbgrader_student_notebook_runs_top_to_bottom(nbgrader_course, tmp_path):
     notebook = run_top_to_bottom(nbgrader_course.release, isolated_jupyter_env(tmp_path / "home"))
+    # The students' copy holds no hidden test: no packed hidden module, no code in hidden cells.
+    assert not [cell.source for cell in notebook.cells if "hidden=" in cell.source or "cnn_reference" in cell.source]
     graded = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
-    public = [cell for cell in graded if "### BEGIN HIDDEN TESTS" not in cell.source and "hidden=" not in cell.source]
-    assert public
+    public = [cell for cell in graded if "cnnkit.grade(" in cell.source]
+    assert public and len(public) < len(graded)
     for cell in public:  # each reports its test's result, 0 points earned on the stubs
         (result,) = [output for output in cell.outputs if output.output_type == "execute_result"]
         assert result.data["text/plain"] == "0.0", cell.metadata["nbgrader"]["grade_id"]
@@ -221,6 +223,9 @@ def test_nbgrader_student_notebook_runs_top_to_bottom(nbgrader_course, tmp_path)
 
 def test_otter_student_notebook_runs_top_to_bottom(otter_assignment, tmp_path):
     notebook = run_top_to_bottom(otter_assignment.student, isolated_jupyter_env(tmp_path / "home"))
+    shipped = [notebook_cell.source for notebook_cell in notebook.cells]
+    shipped += [path.read_text() for path in (otter_assignment.student.parent / "tests").glob("*.py")]
+    assert not [text for text in shipped if "hidden=" in text or "cnn_reference" in text]
     checks = [cell for cell in notebook.cells if cell.cell_type == "code" and "grader.check(" in cell.source]
     assert checks
     for cell in checks:  # each shows Otter's report of the public test cases, all failed on the stubs
