@@ -7,10 +7,12 @@ notebook nbgrader's generate_assignment turns into the students' release:
 - each function is a solution cell whose body sits between ### BEGIN SOLUTION and
   ### END SOLUTION, so the release keeps the signature and docstring and raises
   NotImplementedError until the student writes the body;
-- each public test becomes a locked, graded test cell worth the public test's points;
-- each graded function gets a graded cell whose code sits between ### BEGIN HIDDEN TESTS
-  and ### END HIDDEN TESTS: the release shows the cell empty, and nbgrader autograde
-  restores the code from its gradebook before it grades.
+- each graded pytest test of the kit (public or hidden, all its cases) becomes a
+  locked, graded cell worth the test's points; it runs the test's cases and leaves the
+  points they earned as its value, which nbgrader takes as partial credit;
+- a hidden test's code sits between ### BEGIN HIDDEN TESTS and ### END HIDDEN TESTS:
+  the release shows the cell without it, and nbgrader autograde restores the code from
+  its gradebook before it grades.
 
 The course then goes through nbgrader as usual (docs/exports.md):
 
@@ -25,7 +27,6 @@ from typing import Any
 
 from autograder.assignments import get_assignment
 from autograder.notebooks import (
-    DEFAULT_SEED,
     KERNEL_NAME,
     NotebookContent,
     TestCell,
@@ -80,19 +81,19 @@ def nbgrader_metadata(
 def test_source(test: TestCell) -> str:
     """A graded cell's code; a hidden test's code sits between nbgrader's hidden-test markers."""
     if not test.hidden:
-        return f"{test_heading(test)}\n{test.code}"
+        return f"{test_heading(test)}\n{test.grade_call()}"
     note = "# This test is hidden: nbgrader puts its code back and runs it when your notebook is graded."
-    return "\n".join([test_heading(test), note, BEGIN_HIDDEN, test.code, END_HIDDEN])
+    return "\n".join([test_heading(test), note, BEGIN_HIDDEN, test.grade_call(), END_HIDDEN])
 
 
 def source_notebook(content: NotebookContent, kernel_name: str = KERNEL_NAME) -> dict[str, Any]:
     """The nbgrader source notebook: solutions, public and hidden tests all in place."""
     tool_note = (
-        "The test cells after each part's functions check them; each is worth the points in its first "
-        "line, all or nothing. nbgrader runs the whole notebook again when it grades, so make sure it "
-        "runs from top to bottom."
+        "The test cells after each part's functions check them; each runs one test of the kit, case by "
+        "case, and shows the points its cases earned. nbgrader runs the whole notebook again when it "
+        "grades, so make sure it runs from top to bottom."
     )
-    setup = "# Run this cell first: numpy and the checkers the test cells use. It is read-only.\n" + content.setup
+    setup = "# Run this cell first: it loads the kit's tests. It is read-only.\n" + content.setup
     cells = [
         markdown_cell(title_markdown(content, tool_note), "title"),
         code_cell(setup, "setup", nbgrader_metadata("setup", locked=True)),
@@ -113,7 +114,6 @@ def write_course(
     out: Path,
     assignments: list[str],
     *,
-    seed: int = DEFAULT_SEED,
     course_id: str = "cnnkit",
     kernel_name: str = KERNEL_NAME,
 ) -> dict[str, Path]:
@@ -125,7 +125,7 @@ def write_course(
         config.write_text(CONFIG_TEMPLATE.format(course_id=course_id))
         written[CONFIG_NAME] = config
     for name in assignments:
-        content = build_content(get_assignment(name), seed)
+        content = build_content(get_assignment(name))
         path = out / "source" / name / f"{name}.ipynb"
         written[name] = write_notebook(path, source_notebook(content, kernel_name))
     return written
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     assignments = args.assignment or exportable_assignments()
     out: Path = args.out
     had_config = (out / CONFIG_NAME).exists()
-    written = write_course(out, assignments, seed=args.seed, course_id=args.course_id, kernel_name=args.kernel)
+    written = write_course(out, assignments, course_id=args.course_id, kernel_name=args.kernel)
     for name in assignments:
         print(f"{name}: {written[name]}")
     if had_config:

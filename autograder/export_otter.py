@@ -1,17 +1,17 @@
 """`python -m autograder export-otter --out DIR`: the assignments in Otter-Grader's notebook format.
 
 DIR/<assignment>/ receives <assignment>.ipynb, a master notebook for `otter assign`,
-and requirements.txt (numpy, the notebook's one import, pinned as the kit pins it):
+and requirements.txt (numpy and pytest, which the tests need, pinned as the kit pins them):
 
-- a raw `# ASSIGNMENT CONFIG` cell: no Otter cells in the students' notebook (it
-  imports numpy only), no PDFs, test files (students get the public ones, to run
-  `otter check layers.ipynb`), and an autograder zip for `otter run` or Gradescope;
+- a raw `# ASSIGNMENT CONFIG` cell: Otter's init cell and a check cell per question
+  (students run the public tests in the notebook, or `otter check layers.ipynb`), no
+  PDFs, test files, and an autograder zip for `otter run` or Gradescope;
 - one question per part of the assignment, between raw `# BEGIN QUESTION` and
   `# END QUESTION` cells: the part's descriptions, then each function between raw
   `# BEGIN SOLUTION` / `# END SOLUTION` cells with its body between `# BEGIN SOLUTION`
   and `# END SOLUTION` comments (Otter leaves `...` in its place), then its tests;
-- one test case per public test, worth the public test's points, and one hidden test
-  case (`hidden: true`) per graded function, each opening with a TEST CONFIG block.
+- one test case per case of each graded pytest test of the kit (public, or hidden:
+  `hidden: true`), worth that case's points, each opening with a TEST CONFIG block.
 
 Then (docs/exports.md):
 
@@ -22,18 +22,20 @@ Then (docs/exports.md):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from autograder.assignments import get_assignment
 from autograder.notebooks import (
-    DEFAULT_SEED,
     KERNEL_NAME,
     NotebookContent,
     Part,
+    TestCase,
     TestCell,
     add_export_arguments,
     build_content,
@@ -57,14 +59,15 @@ def assignment_config(name: str) -> str:
     settings = {
         "name": name,
         "requirements": "requirements.txt",
-        # The students' notebook stays free of Otter: it must run with numpy alone.
-        "init_cell": False,
+        # The init cell defines `grader`, which the check cells Otter adds after each question use.
+        "init_cell": True,
         "check_all_cell": False,
         "export_cell": False,
         "solutions_pdf": False,
         "template_pdf": False,
-        # otter assign grades the solutions notebook, so a broken export fails at once.
-        "run_tests": True,
+        # The export has run every test on the solutions already (it records the reference's
+        # answers that way); grading them again in otter assign would only take time.
+        "run_tests": False,
         "generate": {"pdf": False},
         # Test files rather than notebook metadata: students check their work with `otter check`.
         "tests": {"files": True, "ok_format": True},
@@ -74,15 +77,25 @@ def assignment_config(name: str) -> str:
     return "\n".join(["# ASSIGNMENT CONFIG", *lines])
 
 
-def test_source(test: TestCell) -> str:
-    """A test case cell: its TEST CONFIG (points, hidden), then the test's code."""
+def test_source(test: TestCell, case: TestCase) -> str:
+    """A test case cell: its TEST CONFIG (points, hidden), then the code that runs the case.
+
+    Only the first case of a hidden module's first test carries the packed module and
+    its records: Otter runs a question's cases in order in one kernel, and the runner
+    keeps them.
+    """
     config = [
         '""" # BEGIN TEST CONFIG',
-        f"points: {test.points:g}",
+        f"points: {case.points:g}",
         f"hidden: {json.dumps(test.hidden)}",
         '""" # END TEST CONFIG',
     ]
-    return "\n".join([*config, test_heading(test), test.code])
+    call = (test if case == test.cases[0] else _without_bundle(test)).check_call(case)
+    return "\n".join([*config, test_heading(test), call])
+
+
+def _without_bundle(test: TestCell) -> TestCell:
+    return dataclasses.replace(test, bundle=None)
 
 
 def question_cells(part: Part) -> list[dict[str, Any]]:
@@ -101,7 +114,9 @@ def question_cells(part: Part) -> list[dict[str, Any]]:
             raw_cell(END_SOLUTION, f"end-solution-{function.name}"),
         ]
     cells.append(raw_cell("# BEGIN TESTS", f"tests-{part.name}"))
-    cells += [code_cell(test_source(test), test.name) for test in part.tests]
+    for test in part.tests:
+        for number, case in enumerate(test.cases):
+            cells.append(code_cell(test_source(test, case), f"{number}-{test.name}"))
     cells.append(raw_cell("# END TESTS", f"end-tests-{part.name}"))
     cells.append(raw_cell("# END QUESTION", f"end-question-{part.name}"))
     return cells
@@ -111,26 +126,27 @@ def master_notebook(content: NotebookContent, kernel_name: str = KERNEL_NAME) ->
     """The master notebook `otter assign` reads."""
     tool_note = (
         f"Each part is one Otter question. Run `otter check {content.assignment}.ipynb` in this folder "
-        "to run the public tests (in tests/) on your notebook. Each test is worth its points all or "
-        "nothing, and Otter runs the whole notebook before it grades, so make sure it runs from top to bottom."
+        "to run the public tests (in tests/) on your notebook, or run the check cell after each part. Each "
+        "test case is worth its points, and Otter runs the whole notebook before it grades, so make sure it "
+        "runs from top to bottom."
     )
     cells = [
         raw_cell(assignment_config(content.assignment), "assignment-config"),
         markdown_cell(title_markdown(content, tool_note), "title"),
-        code_cell("# Run this cell first: numpy and the checkers the test cells use.\n" + content.setup, "setup"),
+        code_cell("# Run this cell first: it loads the kit's tests.\n" + content.setup, "setup"),
     ]
     for part in content.parts:
         cells += question_cells(part)
     return notebook(cells, kernel_name)
 
 
-def write_assignment(out: Path, name: str, *, seed: int = DEFAULT_SEED, kernel_name: str = KERNEL_NAME) -> Path:
+def write_assignment(out: Path, name: str, *, kernel_name: str = KERNEL_NAME) -> Path:
     """Write DIR/<name>/<name>.ipynb and its requirements.txt; return the notebook's path."""
-    content = build_content(get_assignment(name), seed)
+    content = build_content(get_assignment(name))
     folder = out / name
     folder.mkdir(parents=True, exist_ok=True)
-    # The grading image installs these; the notebook needs nothing but numpy.
-    (folder / "requirements.txt").write_text(f"numpy=={np.__version__}\n")
+    # The grading image installs these: the notebook imports numpy, its tests run under pytest.
+    (folder / "requirements.txt").write_text(f"numpy=={np.__version__}\npytest=={pytest.__version__}\n")
     return write_notebook(folder / f"{name}.ipynb", master_notebook(content, kernel_name))
 
 
@@ -141,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     assignments = args.assignment or exportable_assignments()
     for name in assignments:
-        path = write_assignment(args.out, name, seed=args.seed, kernel_name=args.kernel)
+        path = write_assignment(args.out, name, kernel_name=args.kernel)
         print(f"{name}: {path}")
         print(f"next: otter assign {path} {path.parent / 'dist'}")
     return 0

@@ -6,17 +6,17 @@ An exported notebook holds, for each part of the assignment (one per student fil
 - for each function of the reference file, a description (the stub's docstring for a
   graded function) and a code cell: the reference function with its body between
   solution markers, which each tool replaces with a stub in the students' copy;
-- graded test cells: one per public test, running the same checks on the notebook's
-  functions, and one hidden test per graded function that compares its outputs on
-  random inputs with what the reference returned when the notebook was exported.
+- graded test cells that run the kit's own pytest tests, public and hidden, on the
+  notebook's functions (autograder/notebook_runner.py): the same test functions,
+  cases and points as the kit's grader, so every channel gives the same score.
 
-Expected values are never typed in by hand: every `expect` variable of a check is
-computed by running the check's own code against the reference functions at export
-time, and every finished test cell is run against the reference before it is written,
-so an export cannot ship a test the reference fails.
+Nothing is written twice. The setup cell carries the runner, the kit modules the tests
+import and the public test files, packed; each hidden cell carries its hidden test
+module and the reference's answers to every call that test makes, recorded at export
+time by running all the tests on the notebook's own solution cells in a fresh Python
+(which also proves that the reference passes every one). The reference's code never
+ships, and hidden tests only in hidden cells.
 
-The notebooks import numpy only and define everything in their cells (the checkers of
-`autograder.gradcheck` included), so either tool can run them in a plain Python kernel.
 This module builds plain nbformat-4 JSON and needs neither tool installed.
 """
 
@@ -25,27 +25,24 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import inspect
 import json
-import math
 import os
+import pickle
 import subprocess
 import sys
-import textwrap
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pytest
-
-from autograder import gradcheck
+from autograder import notebook_runner
 from autograder.assignments import ASSIGNMENTS, KIT_ROOT, AssignmentSpec
+from autograder.notebook_runner import STAND_INS, pack
 
-DEFAULT_SEED = 20240
-HIDDEN_POINTS = 1  # each hidden test is worth this much, on top of the public tests' points
 KERNEL_NAME = "python3"  # the kernel name both tools look up (ipykernel's default)
 NBFORMAT_MINOR = 5
+RECORD_TIMEOUT = 600  # seconds for running every test on the reference while recording
+PUBLIC_PACKAGE, HIDDEN_PACKAGE = "cnn_assignments", "cnn_reference"  # as the kit installs them
 
 
 @dataclass(frozen=True)
@@ -69,17 +66,43 @@ class FunctionCell:
 
 
 @dataclass(frozen=True)
-class TestCell:
-    """One graded test: code that raises unless the notebook's functions are right."""
+class TestCase:
+    """One case of a pytest test (a parametrization, or the test itself): pytest's node id and points."""
 
-    name: str  # an identifier: nbgrader's grade_id, the Otter test case's name
-    part: str
-    title: str
+    node: str  # path::function[id], the path relative to the notebook's test folder
     points: float
-    code: str
-    hidden: bool
 
     __test__ = False  # not a pytest test class, whatever its name says
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One graded pytest test function, all its cases: a graded cell (nbgrader) or test cases (Otter)."""
+
+    name: str  # an identifier: nbgrader's grade_id, the Otter test cases' prefix
+    part: str
+    title: str
+    test: str  # path::function
+    cases: tuple[TestCase, ...]
+    hidden: bool
+    bundle: str | None  # a hidden test's module and recorded reference answers, packed
+
+    __test__ = False
+
+    @property
+    def points(self) -> float:
+        return sum(case.points for case in self.cases)
+
+    def grade_call(self) -> str:
+        """The code that runs every case and leaves the points earned as the cell's value."""
+        return f"cnnkit.grade({self.test!r}{self._hidden_argument()})"
+
+    def check_call(self, case: TestCase) -> str:
+        """The code that fails unless one case passes."""
+        return f"cnnkit.check({case.node!r}{self._hidden_argument()})"
+
+    def _hidden_argument(self) -> str:
+        return "" if self.bundle is None else f", hidden={self.bundle!r}"
 
 
 @dataclass(frozen=True)
@@ -101,7 +124,7 @@ class NotebookContent:
     """Everything an exported notebook holds, independent of the tool that grades it."""
 
     assignment: str
-    setup: str  # the code cell every other cell relies on: imports and the checkers
+    setup: str  # the code cell every other cell relies on: imports and the packed tests
     parts: tuple[Part, ...]
 
     @property
@@ -117,542 +140,23 @@ class NotebookContent:
         return tuple(test for part in self.parts for test in part.tests)
 
 
-# ---------------------------------------------------------------------------------------------
-# Checks: what each public test checks, written as notebook code, and the hidden tests.
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Check:
-    """The notebook version of one public test (named by its test function).
-
-    code runs the notebook's functions and may fail by itself (gradient checks,
-    expected errors). expect names variables that code sets: the export runs code
-    against the reference and appends a comparison of each with the reference's value.
-    """
-
-    test: str
-    code: str
-    expect: tuple[tuple[str, str], ...] = ()  # (variable, what it is, for the failure message)
-
-
-@dataclass(frozen=True)
-class HiddenCheck:
-    """A hidden test of one graded function on random inputs drawn at export time.
-
-    arrays maps input names to shapes: each becomes a standard normal array written
-    into the cell as a literal, so the test does not depend on numpy's random streams.
-    """
-
-    function: str
-    arrays: dict[str, tuple[int, ...]]
-    code: str
-    expect: tuple[tuple[str, str], ...]
-
-
-def _code(text: str) -> str:
-    return textwrap.dedent(text).strip("\n")
-
-
-_CONV_BACKWARD_CASES = _code("""
-    x_all = np.arange(100.0).reshape(2, 2, 5, 5) * 7 % 11 - 5
-    w = np.array([[[[1, 0, -1], [2, 1, 0], [0, -1, 1]], [[0, 1, 0], [-1, 0, 2], [1, 1, 0]]],
-                  [[[2, -1, 0], [0, 0, 1], [-1, 0, 0]], [[1, 0, 0], [0, -2, 0], [0, 1, 1]]]], dtype=float)
-    b = np.array([1.0, -2.0])
-    cases = {"pad_0": (x_all[:, :, :4, :4], {"stride": 1, "pad": 0}), "stride_2": (x_all[:1], {"stride": 2, "pad": 1})}
-""")
-
-
-def _conv_backward_fixed(forward: str, backward: str) -> Check:
-    return Check(
-        f"test_{backward}_fixed_values".replace("_naive_fixed", "_fixed"),
-        _CONV_BACKWARD_CASES
-        + "\n"
-        + _code(f"""
-            grads = {{}}
-            for name, (x, conv_param) in cases.items():
-                out, cache = {forward}(x, w, b, dict(conv_param))
-                dout = (np.arange(out.size).reshape(out.shape) * 3 % 7 - 3).astype(float)
-                grads[name] = {backward}(dout, cache)
-            dx_pad_0, dw_pad_0, db_pad_0 = grads["pad_0"]
-            dx_stride_2, dw_stride_2, db_stride_2 = grads["stride_2"]
-        """),
-        tuple(
-            (f"{grad}_{case}", f"{grad} of {backward} ({label})")
-            for case, label in (("pad_0", "no padding"), ("stride_2", "stride 2, pad 1"))
-            for grad in ("dx", "dw", "db")
-        ),
-    )
-
-
-_SOBEL_AND_CROSS = (
-    "np.array([[[[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]]],\n"
-    "              [[[0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 1.0, 0.0]]]])"
-)
-_POOL_X = "np.array([[[[1.0, 3.0, 2.0, 0.0], [4.0, -1.0, 5.0, 2.0], [0.0, 2.0, 2.0, 7.0], [1.0, 1.0, 3.0, 6.0]]]])"
-_BN_X = "np.array([[1.0, 2.0, 0.0], [3.0, 6.0, 0.0], [5.0, 1.0, 3.0], [7.0, 3.0, 1.0]])"
-_POOL_PAIRS = (
-    "pairs = [(max_pool_forward_naive, max_pool_backward_naive),\n"
-    "         (max_pool_forward_fast, max_pool_backward_fast),\n"
-    "         (avg_pool_forward_naive, avg_pool_backward_naive)]"
-)
-
-_LAYERS_CHECKS = (
-    # conv.py
-    Check(
-        "test_conv_forward_output_shape",
-        _code("""
-            rng = np.random.default_rng(231)
-            cases = [((2, 3, 6, 6), (4, 3, 3, 3), 1, 1), ((1, 2, 7, 5), (3, 2, 3, 1), 2, 0),
-                     ((3, 1, 4, 4), (2, 1, 6, 6), 1, 1)]
-            shapes = []
-            for x_shape, w_shape, stride, pad in cases:
-                x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[0])
-                out, _ = conv_forward_naive(x, w, b, {"stride": stride, "pad": pad})
-                shapes.append(np.shape(out))
-        """),
-        (("shapes", "shapes of out of conv_forward_naive"),),
-    ),
-    Check(
-        "test_conv_forward_fixed_values",
-        "x = np.arange(16.0).reshape(1, 1, 4, 4)\n"
-        f"w = {_SOBEL_AND_CROSS}\n"
-        'out, _ = conv_forward_naive(x, w, np.array([0.5, -1.0]), {"stride": 1, "pad": 1})',
-        (("out", "out of conv_forward_naive (Sobel and cross filters, stride 1, pad 1)"),),
-    ),
-    Check(
-        "test_conv_forward_fixed_values_stride_2",
-        _code("""
-            x = np.arange(50.0).reshape(1, 2, 5, 5) % 7 - 3
-            w = np.array([[[[1.0, -1.0, 0.0], [0.0, 2.0, 1.0], [1.0, 0.0, 0.0]],
-                           [[0.0, 1.0, 0.0], [1.0, 0.0, -1.0], [2.0, 0.0, 1.0]]]])
-            out, _ = conv_forward_naive(x, w, np.array([2.0]), {"stride": 2, "pad": 1})
-        """),
-        (("out", "out of conv_forward_naive (two channels, stride 2, pad 1)"),),
-    ),
-    Check(
-        "test_conv_forward_rejects_windows_that_do_not_fit",
-        _code("""
-            x, w, b = np.ones((1, 1, 7, 6)), np.ones((1, 1, 3, 3)), np.zeros(1)
-            assert_raises(ValueError, lambda: conv_forward_naive(x, w, b, {"stride": 2, "pad": 0}),
-                          what="conv_forward_naive, width 6, filter width 3, stride 2", match="width")
-        """),
-    ),
-    Check(
-        "test_conv_does_not_modify_inputs",
-        _code("""
-            rng = np.random.default_rng(231)
-            x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-            conv_param = {"stride": 1, "pad": 1}
-            arrays = {"x": x, "w": w, "b": b}
-            out, cache = conv_forward_naive(x, w, b, conv_param)
-            arrays["dout"] = rng.standard_normal(out.shape)
-            copies = {name: array.copy() for name, array in arrays.items()}
-            _ = conv_backward_naive(arrays["dout"], cache)
-            for name, array in arrays.items():
-                assert np.array_equal(array, copies[name]), f"conv_backward_naive modified {name} in place"
-            out, cache = conv_forward_naive(x, w, b, conv_param)
-            for name in ("x", "w", "b"):
-                assert np.array_equal(arrays[name], copies[name]), f"conv_forward_naive modified {name} in place"
-            assert conv_param == {"stride": 1, "pad": 1}, "conv_forward_naive changed conv_param"
-        """),
-    ),
-    _conv_backward_fixed("conv_forward_naive", "conv_backward_naive"),
-    # im2col.py
-    Check(
-        "test_im2col_layout",
-        "cols = im2col(np.arange(18.0).reshape(1, 2, 3, 3), 2, 2, 1, 0)",
-        (("cols", "cols of im2col (rows ordered (c, kh, kw), columns (n, oh, ow))"),),
-    ),
-    Check(
-        "test_im2col_shape_with_padding_and_stride",
-        _code("""
-            rng = np.random.default_rng(231)
-            shape = np.shape(im2col(rng.standard_normal((2, 3, 7, 5)), 3, 3, 2, 1))
-        """),
-        (("shape", "shape of im2col's cols with padding 1 and stride 2"),),
-    ),
-    Check(
-        "test_col2im_sums_overlapping_fields",
-        "dx = col2im(np.ones((9, 16)), (1, 1, 4, 4), 3, 3, 1, 1)",
-        (("dx", "dx of col2im (overlapping 3x3 fields, pad 1)"),),
-    ),
-    Check(
-        "test_col2im_is_the_adjoint_of_im2col",
-        _code("""
-            rng = np.random.default_rng(231)
-            for stride, pad in [(1, 0), (2, 1), (1, 2)]:
-                x = rng.standard_normal((2, 2, 5, 5))
-                cols = im2col(x, 3, 3, stride, pad)
-                c = rng.standard_normal(np.shape(cols))
-                dx = col2im(c, x.shape, 3, 3, stride, pad)
-                assert_equal(np.shape(dx), x.shape, what=f"shape of col2im's dx, stride {stride}, pad {pad}")
-                left, right = float(np.sum(cols * c)), float(np.sum(x * dx))
-                assert abs(left - right) <= 1e-9 * (abs(left) + abs(right) + 1), (
-                    f"col2im is not the adjoint of im2col (stride {stride}, pad {pad}): "
-                    f"<im2col(x), c> = {left} but <x, col2im(c)> = {right}")
-        """),
-    ),
-    Check(
-        "test_conv_forward_im2col_fixed_values",
-        "x = np.arange(16.0).reshape(1, 1, 4, 4)\n"
-        f"w = {_SOBEL_AND_CROSS}\n"
-        'out, _ = conv_forward_im2col(x, w, np.array([0.5, -1.0]), {"stride": 1, "pad": 1})',
-        (("out", "out of conv_forward_im2col (Sobel and cross filters, stride 1, pad 1)"),),
-    ),
-    Check(
-        "test_im2col_rejects_windows_that_do_not_fit",
-        _code("""
-            assert_raises(ValueError, lambda: im2col(np.ones((1, 1, 5, 5)), 2, 3, 2, 0),
-                          what="im2col, height 5, filter height 2, stride 2", match="height")
-        """),
-    ),
-    Check(
-        "test_im2col_functions_do_not_modify_inputs",
-        _code("""
-            rng = np.random.default_rng(231)
-            x, w, b = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
-            conv_param = {"stride": 1, "pad": 1}
-            arrays = {"x": x, "w": w, "b": b}
-            arrays["cols"] = im2col(x, 3, 3, 1, 1)
-            copies = {name: np.array(array, copy=True) for name, array in arrays.items()}
-            _ = col2im(arrays["cols"], x.shape, 3, 3, 1, 1)
-            out, cache = conv_forward_im2col(x, w, b, conv_param)
-            arrays["dout"] = rng.standard_normal(np.shape(out))
-            copies["dout"] = arrays["dout"].copy()
-            _ = conv_backward_im2col(arrays["dout"], cache)
-            for name, array in arrays.items():
-                assert np.array_equal(array, copies[name]), f"an im2col function modified {name} in place"
-            assert conv_param == {"stride": 1, "pad": 1}, f"conv_forward_im2col changed conv_param to {conv_param}"
-        """),
-    ),
-    _conv_backward_fixed("conv_forward_im2col", "conv_backward_im2col"),
-    # pooling.py
-    Check(
-        "test_max_pool_forward_fixed_values",
-        f"x = {_POOL_X}\n"
-        + _code("""
-            halves = {"pool_height": 2, "pool_width": 2, "stride": 2}
-            out_naive, _ = max_pool_forward_naive(x, halves)
-            out_fast, _ = max_pool_forward_fast(x, halves)
-        """),
-        (
-            ("out_naive", "out of max_pool_forward_naive (2x2 windows, stride 2)"),
-            ("out_fast", "out of max_pool_forward_fast (2x2 windows, stride 2)"),
-        ),
-    ),
-    Check(
-        "test_avg_pool_forward_fixed_values",
-        f"x = {_POOL_X}\n" + 'out, _ = avg_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 2})',
-        (("out", "out of avg_pool_forward_naive (2x2 windows, stride 2)"),),
-    ),
-    Check(
-        "test_max_pool_backward_accumulates_overlapping_windows",
-        f"x = {_POOL_X}\n"
-        + _code("""
-            overlapping = {"pool_height": 2, "pool_width": 2, "stride": 1}
-            out_naive, cache = max_pool_forward_naive(x, overlapping)
-            dx_naive = max_pool_backward_naive(np.ones((1, 1, 3, 3)), cache)
-            out_fast, cache = max_pool_forward_fast(x, overlapping)
-            dx_fast = max_pool_backward_fast(np.ones((1, 1, 3, 3)), cache)
-        """),
-        (
-            ("out_naive", "out of max_pool_forward_naive (overlapping windows)"),
-            ("dx_naive", "dx of max_pool_backward_naive (overlapping windows add up)"),
-            ("out_fast", "out of max_pool_forward_fast (overlapping windows)"),
-            ("dx_fast", "dx of max_pool_backward_fast (overlapping windows add up)"),
-        ),
-    ),
-    Check(
-        "test_max_pool_backward_tie_goes_to_first_maximum",
-        _code("""
-            x = np.array([[[[1.0, 2.0], [2.0, 2.0]], [[3.0, 0.0], [3.0, 3.0]]]])
-            halves = {"pool_height": 2, "pool_width": 2, "stride": 2}
-            dout = np.array([[[[5.0]], [[7.0]]]])
-            _, cache = max_pool_forward_naive(x, halves)
-            dx_naive = max_pool_backward_naive(dout, cache)
-            _, cache = max_pool_forward_fast(x, halves)
-            dx_fast = max_pool_backward_fast(dout, cache)
-        """),
-        (
-            ("dx_naive", "dx of max_pool_backward_naive (a tie goes to the first maximum)"),
-            ("dx_fast", "dx of max_pool_backward_fast (a tie goes to the first maximum)"),
-        ),
-    ),
-    Check(
-        "test_pool_rejects_windows_that_do_not_fit",
-        _code("""
-            halves = {"pool_height": 2, "pool_width": 2, "stride": 2}
-            for forward in [max_pool_forward_naive, max_pool_forward_fast, avg_pool_forward_naive]:
-                assert_raises(ValueError, lambda: forward(np.ones((1, 1, 4, 5)), halves),
-                              what=f"{forward.__name__}, width 5, window width 2, stride 2", match="width")
-        """),
-    ),
-    Check(
-        "test_pool_does_not_modify_inputs",
-        "rng = np.random.default_rng(231)\n"
-        + _POOL_PAIRS
-        + "\n"
-        + _code("""
-            for forward, backward in pairs:
-                x = rng.standard_normal((2, 3, 4, 4))
-                x_copy = x.copy()
-                out, cache = forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})
-                dout = rng.standard_normal(np.shape(out))
-                dout_copy = dout.copy()
-                _ = backward(dout, cache)
-                assert np.array_equal(x, x_copy), f"{forward.__name__} modified x in place"
-                assert np.array_equal(dout, dout_copy), f"{backward.__name__} modified dout in place"
-        """),
-    ),
-    # batchnorm.py
-    Check(
-        "test_batchnorm_train_forward_fixed_values",
-        f"x = {_BN_X}\n"
-        + _code("""
-            gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0])
-            out, _ = batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 0.0})
-        """),
-        (("out", "out of batchnorm_forward (train mode)"),),
-    ),
-    Check(
-        "test_batchnorm_train_updates_running_statistics",
-        f"x = {_BN_X}\n"
-        + _code("""
-            bn_param = {"mode": "train", "momentum": 0.5, "running_mean": np.ones(3), "running_var": np.full(3, 2.0)}
-            _ = batchnorm_forward(x, np.ones(3), np.zeros(3), bn_param)
-            running_mean, running_var = bn_param.get("running_mean"), bn_param.get("running_var")
-        """),
-        (
-            ("running_mean", "bn_param['running_mean'] after batchnorm_forward"),
-            ("running_var", "bn_param['running_var'] after batchnorm_forward"),
-        ),
-    ),
-    Check(
-        "test_batchnorm_defaults",
-        f"x = {_BN_X}\n"
-        + _code("""
-            bn_param = {"mode": "train"}
-            _ = batchnorm_forward(x, np.ones(3), np.zeros(3), bn_param)
-            running_mean = bn_param.get("running_mean")
-        """),
-        (("running_mean", "bn_param['running_mean'] with the default momentum and statistics"),),
-    ),
-    Check(
-        "test_batchnorm_test_mode_uses_running_statistics",
-        f"x = {_BN_X}\n"
-        + _code("""
-            gamma, beta = np.array([0.5, -1.5, 2.0]), np.array([1.0, 0.0, -0.5])
-            bn_param = {"mode": "test", "running_mean": np.array([1.0, -2.0, 0.5]),
-                        "running_var": np.array([4.0, 0.25, 1.0]), "eps": 0.0}
-            out, _ = batchnorm_forward(x, gamma, beta, bn_param)
-        """),
-        (("out", "out of batchnorm_forward (test mode)"),),
-    ),
-    Check(
-        "test_batchnorm_rejects_unknown_mode",
-        f"x = {_BN_X}\n"
-        + _code("""
-            assert_raises(ValueError, lambda: batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "training"}),
-                          what="batchnorm_forward with mode 'training'")
-            assert_raises(ValueError, lambda: batchnorm_forward(x, np.ones(3), np.zeros(3), {}),
-                          what="batchnorm_forward without a mode")
-        """),
-    ),
-    Check(
-        "test_batchnorm_backward_fixed_values",
-        _code("""
-            x = np.array([[1, 2, 0], [3, 6, 0], [5, 1, 3], [7, 3, 1]], dtype=float)
-            dout = np.array([[1, -1, 2], [0, 2, 1], [-2, 0, 1], [1, 1, -3]], dtype=float)
-            bn_param = {"mode": "train", "eps": 0.0}
-            out, cache = batchnorm_forward(x, np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 1.0]), bn_param)
-            dx, dgamma, dbeta = batchnorm_backward(dout, cache)
-            dx_alt, dgamma_alt, dbeta_alt = batchnorm_backward_alt(dout, cache)
-        """),
-        (
-            ("dx", "dx of batchnorm_backward"),
-            ("dgamma", "dgamma of batchnorm_backward"),
-            ("dbeta", "dbeta of batchnorm_backward"),
-            ("dx_alt", "dx of batchnorm_backward_alt"),
-            ("dgamma_alt", "dgamma of batchnorm_backward_alt"),
-            ("dbeta_alt", "dbeta of batchnorm_backward_alt"),
-        ),
-    ),
-    Check(
-        "test_spatial_batchnorm_running_statistics_per_channel",
-        _code("""
-            x = np.arange(120.0).reshape(3, 4, 2, 5) % 11 * np.array([1.0, 2.0, 3.0, 4.0])[None, :, None, None]
-            bn_param = {"mode": "train"}
-            _ = spatial_batchnorm_forward(x, np.ones(4), np.zeros(4), bn_param)
-            running_mean, running_var = bn_param.get("running_mean"), bn_param.get("running_var")
-        """),
-        (
-            ("running_mean", "bn_param['running_mean'] after spatial_batchnorm_forward (one entry per channel)"),
-            ("running_var", "bn_param['running_var'] after spatial_batchnorm_forward (one entry per channel)"),
-        ),
-    ),
-    Check(
-        "test_spatial_batchnorm_normalizes_each_channel",
-        _code("""
-            rng = np.random.default_rng(231)
-            x = rng.standard_normal((4, 3, 5, 6)) * np.array([1.0, 4.0, 9.0])[None, :, None, None] + 3
-            gamma, beta = np.array([1.0, 2.0, 3.0]), np.array([0.0, -1.0, 5.0])
-            out, _ = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 0.0})
-            assert_close(np.mean(out, axis=(0, 2, 3)), beta, what="per-channel mean of spatial_batchnorm_forward's out")
-            assert_close(np.std(out, axis=(0, 2, 3)), gamma, what="per-channel std of spatial_batchnorm_forward's out")
-        """),
-    ),
-    Check(
-        "test_batchnorm_does_not_modify_inputs",
-        _code("""
-            rng = np.random.default_rng(231)
-            x, gamma, beta = rng.standard_normal((6, 3)), rng.standard_normal(3), rng.standard_normal(3)
-            running_mean, running_var = np.zeros(3), np.ones(3)
-            arrays = {"x": x, "gamma": gamma, "beta": beta, "running_mean": running_mean, "running_var": running_var}
-            copies = {name: array.copy() for name, array in arrays.items()}
-            bn_param = {"mode": "train", "running_mean": running_mean, "running_var": running_var}
-            out, cache = batchnorm_forward(x, gamma, beta, bn_param)
-            arrays["dout"] = rng.standard_normal(np.shape(out))
-            copies["dout"] = arrays["dout"].copy()
-            _ = batchnorm_backward(arrays["dout"], cache)
-            for name, array in arrays.items():
-                assert np.array_equal(array, copies[name]), (
-                    f"batchnorm modified {name} in place; store new running arrays in bn_param instead")
-        """),
-    ),
-)
-
-_CONV_CALL = 'out, cache = conv_forward_naive(x, w, b, {"stride": 2, "pad": 1})'
-_IM2COL_CALL = 'out, cache = conv_forward_im2col(x, w, b, {"stride": 1, "pad": 1})'
-_BN_TRAIN = 'out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train", "momentum": 0.8})'
-_SPATIAL_TRAIN = 'out, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "eps": 1e-3})'
-_OVERLAP = '{"pool_height": 3, "pool_width": 2, "stride": 1}'
-_HALVES = '{"pool_height": 2, "pool_width": 2, "stride": 2}'
-_DX_DW_DB = (("dx", "dx"), ("dw", "dw"), ("db", "db"))
-_DX_DGAMMA_DBETA = (("dx", "dx"), ("dgamma", "dgamma"), ("dbeta", "dbeta"))
-
-
-def _pool_hidden(forward: str, backward: str) -> tuple[HiddenCheck, HiddenCheck]:
-    """Hidden tests of a forward/backward pooling pair: overlapping and tiling windows."""
-    forward_check = HiddenCheck(
-        forward,
-        {"x": (2, 3, 6, 6)},
-        f"out_overlapping, _ = {forward}(x, {_OVERLAP})\nout_tiling, _ = {forward}(x, {_HALVES})",
-        (("out_overlapping", "out, 3x2 windows, stride 1"), ("out_tiling", "out, 2x2 windows, stride 2")),
-    )
-    backward_check = HiddenCheck(
-        backward,
-        {"x": (2, 3, 6, 6), "dout": (2, 3, 4, 5)},
-        f"_, cache = {forward}(x, {_OVERLAP})\ndx = {backward}(dout, cache)",
-        (("dx", "dx, 3x2 windows, stride 1"),),
-    )
-    return forward_check, backward_check
-
-
-_LAYERS_HIDDEN = (
-    HiddenCheck(
-        "conv_forward_naive",
-        {"x": (2, 3, 5, 5), "w": (4, 3, 3, 3), "b": (4,), "w_wide": (2, 3, 2, 4)},
-        f'{_CONV_CALL}\nout_wide, _ = conv_forward_naive(x, w_wide, b[:2], {{"stride": 1, "pad": 2}})',
-        (("out", "out, stride 2, pad 1"), ("out_wide", "out, a 2x4 filter, stride 1, pad 2")),
-    ),
-    HiddenCheck(
-        "conv_backward_naive",
-        {"x": (2, 3, 5, 5), "w": (4, 3, 3, 3), "b": (4,), "dout": (2, 4, 3, 3)},
-        f"{_CONV_CALL}\ndx, dw, db = conv_backward_naive(dout, cache)",
-        _DX_DW_DB,
-    ),
-    HiddenCheck(
-        "im2col",
-        {"x": (2, 2, 5, 6)},
-        "cols = im2col(x, 3, 2, 2, 1)",
-        (("cols", "cols, 3x2 fields, stride 2, pad 1"),),
-    ),
-    HiddenCheck(
-        "col2im",
-        {"cols": (12, 24)},
-        "dx = col2im(cols, (2, 2, 5, 6), 3, 2, 2, 1)",
-        (("dx", "dx, 3x2 fields, stride 2, pad 1"),),
-    ),
-    HiddenCheck(
-        "conv_forward_im2col",
-        {"x": (2, 3, 6, 5), "w": (4, 3, 3, 3), "b": (4,)},
-        _IM2COL_CALL,
-        (("out", "out, stride 1, pad 1"),),
-    ),
-    HiddenCheck(
-        "conv_backward_im2col",
-        {"x": (2, 3, 6, 5), "w": (4, 3, 3, 3), "b": (4,), "dout": (2, 4, 6, 5)},
-        f"{_IM2COL_CALL}\ndx, dw, db = conv_backward_im2col(dout, cache)",
-        _DX_DW_DB,
-    ),
-    *_pool_hidden("max_pool_forward_naive", "max_pool_backward_naive"),
-    *_pool_hidden("avg_pool_forward_naive", "avg_pool_backward_naive"),
-    *_pool_hidden("max_pool_forward_fast", "max_pool_backward_fast"),
-    HiddenCheck(
-        "batchnorm_forward",
-        {"x": (6, 4), "gamma": (4,), "beta": (4,), "running_mean": (4,), "root_var": (4,)},
-        _code("""
-            bn_param = {"mode": "train", "momentum": 0.7, "eps": 1e-3, "running_mean": running_mean,
-                        "running_var": root_var**2}
-            out, _ = batchnorm_forward(x, gamma, beta, bn_param)
-            new_mean, new_var = bn_param.get("running_mean"), bn_param.get("running_var")
-            bn_param["mode"] = "test"
-            out_test, _ = batchnorm_forward(x, gamma, beta, bn_param)
-        """),
-        (
-            ("out", "out, train mode"),
-            ("new_mean", "bn_param['running_mean'] after train mode"),
-            ("new_var", "bn_param['running_var'] after train mode"),
-            ("out_test", "out, test mode"),
-        ),
-    ),
-    HiddenCheck(
-        "batchnorm_backward",
-        {"x": (6, 4), "gamma": (4,), "beta": (4,), "dout": (6, 4)},
-        f"{_BN_TRAIN}\ndx, dgamma, dbeta = batchnorm_backward(dout, cache)",
-        _DX_DGAMMA_DBETA,
-    ),
-    HiddenCheck(
-        "batchnorm_backward_alt",
-        {"x": (6, 4), "gamma": (4,), "beta": (4,), "dout": (6, 4)},
-        f"{_BN_TRAIN}\ndx, dgamma, dbeta = batchnorm_backward_alt(dout, cache)",
-        _DX_DGAMMA_DBETA,
-    ),
-    HiddenCheck(
-        "spatial_batchnorm_forward",
-        {"x": (3, 2, 4, 5), "gamma": (2,), "beta": (2,)},
-        _code("""
-            bn_param = {"mode": "train", "eps": 1e-3}
-            out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
-            new_mean, new_var = bn_param.get("running_mean"), bn_param.get("running_var")
-        """),
-        (
-            ("out", "out, train mode"),
-            ("new_mean", "bn_param['running_mean'] after train mode"),
-            ("new_var", "bn_param['running_var'] after train mode"),
-        ),
-    ),
-    HiddenCheck(
-        "spatial_batchnorm_backward",
-        {"x": (3, 2, 4, 5), "gamma": (2,), "beta": (2,), "dout": (3, 2, 4, 5)},
-        f"{_SPATIAL_TRAIN}\ndx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)",
-        _DX_DGAMMA_DBETA,
-    ),
-)
-
-# Only numpy assignments can be notebooks that import numpy only: `training` (PyTorch) has none.
-PUBLIC_CHECKS: dict[str, tuple[Check, ...]] = {"layers": _LAYERS_CHECKS}
-HIDDEN_CHECKS: dict[str, tuple[HiddenCheck, ...]] = {"layers": _LAYERS_HIDDEN}
-
-
 def exportable_assignments() -> list[str]:
-    """The assignments that have notebook checks, so that both exports can write them."""
-    return [name for name in ASSIGNMENTS if name in PUBLIC_CHECKS]
+    """The assignments a notebook can hold: numpy only, with hidden tests (not `training`, PyTorch)."""
+    return [name for name, spec in ASSIGNMENTS.items() if _imports_numpy_only(spec)]
+
+
+def _imports_numpy_only(spec: AssignmentSpec) -> bool:
+    try:
+        for file_name in spec.files:
+            path = spec.reference_dir / file_name
+            _module_imports(ast.parse(path.read_text()), path.read_text().splitlines(), path)
+    except (ValueError, OSError):
+        return False
+    return spec.hidden_tests_dir.is_dir()
 
 
 def add_export_arguments(parser: argparse.ArgumentParser, *, out_help: str) -> None:
-    """The options both exports take: --out, --assignment, --seed and --kernel."""
+    """The options both exports take: --out, --assignment and --kernel."""
     parser.add_argument("--out", required=True, type=Path, help=out_help)
     parser.add_argument(
         "--assignment",
@@ -661,81 +165,12 @@ def add_export_arguments(parser: argparse.ArgumentParser, *, out_help: str) -> N
         help="an assignment to export (repeat for several; default: every numpy assignment)",
     )
     parser.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="seed of the hidden tests' random inputs (default: %(default)s)"
-    )
-    parser.add_argument(
         "--kernel", default=KERNEL_NAME, help="the Jupyter kernel the notebooks name (default: %(default)s)"
     )
 
 
 # ---------------------------------------------------------------------------------------------
-# The setup cell: imports and the checkers the test cells call.
-# ---------------------------------------------------------------------------------------------
-
-# Written here rather than taken from gradcheck.py: the public tests use pytest.raises for these.
-_EXTRA_CHECKERS = '''
-def assert_equal(actual, expected, *, what):
-    """Fail with a readable message unless actual == expected (shapes, lists of shapes)."""
-    if actual != expected:
-        raise AssertionError(f"{what}: got {actual!r}, expected {expected!r}")
-
-
-def assert_raises(error, call, *, what, match=None):
-    """Fail unless call() raises `error`, whose message contains `match` (any case) if given."""
-    try:
-        call()
-    except error as raised:
-        if match is not None and match.lower() not in str(raised).lower():
-            raise AssertionError(f"{what}: the {error.__name__} should name the {match}, but says: {raised}") from None
-        return
-    raise AssertionError(f"{what}: expected a {error.__name__}, but nothing was raised")
-'''
-
-_GRADCHECK_NAMES = (
-    "VALUE_TOLERANCE",
-    "GRADIENT_TOLERANCE",
-    "GRADIENT_STEP",
-    "_scaled",
-    "relative_error",
-    "_describe",
-    "_first_index",
-    "_format_entry",
-    "comparison_failure",
-    "assert_close",
-    "numeric_gradient",
-    "check_gradient",
-)
-
-
-def _without_annotations(function: Any) -> str:
-    """A function's source with its type annotations dropped, so it needs no typing imports."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef):
-            node.returns = None
-            for argument in [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]:
-                argument.annotation = None
-    return ast.unparse(tree)
-
-
-def checker_source() -> str:
-    """The kit's own comparison and gradient checkers (autograder.gradcheck), as notebook code.
-
-    The same tolerances and failure messages as the public tests, with the two checkers
-    the public tests take from pytest (assert_equal, assert_raises) added.
-    """
-    constants, functions = [], []
-    for name in _GRADCHECK_NAMES:
-        value = getattr(gradcheck, name)
-        if isinstance(value, float):
-            constants.append(f"{name} = {value!r}")
-        else:
-            functions.append(_without_annotations(value))
-    return "\n\n\n".join(["\n".join(constants), *functions, _EXTRA_CHECKERS.strip()])
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the reference, the stubs and the public tests.
+# Reading the reference and the stubs.
 # ---------------------------------------------------------------------------------------------
 
 
@@ -783,162 +218,149 @@ def _function_cell(node: ast.FunctionDef, lines: list[str], part: str, graded: b
     )
 
 
-@dataclass(frozen=True)
-class PublicTest:
-    """One public test function, all its parametrizations together."""
-
-    name: str
-    part: str
-    title: str
-    points: float
-    cases: int
-
-
-class _Collector:
-    """pytest plugin that keeps the collected test items and any collection error."""
-
-    def __init__(self) -> None:
-        # A plain class, not a dataclass: pytest keeps plugins in sets, so they must hash.
-        self.items: list[pytest.Item] = []
-        self.errors: list[str] = []
-
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        self.items.extend(items)
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed:
-            self.errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
-
-
-def collect_public_tests(spec: AssignmentSpec) -> dict[str, PublicTest]:
-    """The assignment's graded public tests by function name, with points summed over parametrizations.
-
-    Collected by pytest itself (nothing runs), so points and parts are exactly those
-    the kit's grader awards.
-    """
-    collector = _Collector()
-    args = [
-        str(spec.student_dir),
-        "--collect-only",
-        "--rootdir",
-        str(KIT_ROOT),
-        "--import-mode=importlib",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:terminal",
-    ]
-    exit_code = pytest.main(args, plugins=[collector])
-    if collector.errors or exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-        details = "\n".join(collector.errors) or f"pytest exited with {exit_code!r}"
-        raise ValueError(f"could not collect the public tests of {spec.name}:\n{details}")
-    tests: dict[str, PublicTest] = {}
-    for item in collector.items:
-        name = getattr(item, "originalname", item.name)
-        points_marker, part_marker = item.get_closest_marker("points"), item.get_closest_marker("part")
-        if points_marker is None or part_marker is None:
-            raise ValueError(f"public test {item.nodeid} lacks a points or part marker")
-        if points_marker.args[0] == 0:
-            continue  # a diagnostic (a student's functions checked against each other) earns nothing anywhere
-        doc = (getattr(getattr(item, "function", None), "__doc__", None) or name).strip().splitlines()[0]
-        known = tests.get(name)
-        points = points_marker.args[0] + (known.points if known else 0)
-        cases = 1 + (known.cases if known else 0)
-        tests[name] = PublicTest(name, part_marker.args[0], doc, points, cases)
-    return tests
-
-
 # ---------------------------------------------------------------------------------------------
-# Turning checks into finished test cells.
+# The tests: the kit's test files, the kit modules they import, the setup cell, the recording.
 # ---------------------------------------------------------------------------------------------
 
 
-def _format_list(values: Any, indent: int) -> str:
-    """A nested list of floats as Python source, one row of a matrix or more per line."""
-    if not isinstance(values, list):
-        return repr(float(values))
-    if not values or not isinstance(values[0], list):
-        return "[" + ", ".join(repr(float(value)) for value in values) + "]"
-    inner = (",\n" + " " * (indent + 1)).join(_format_list(row, indent + 1) for row in values)
-    return "[" + inner + "]"
+def _kit_modules(sources: dict[str, str]) -> dict[str, str]:
+    """The kit modules (autograder.*) that sources import, and those they import in turn.
 
-
-def literal(value: Any, column: int = 0) -> str:
-    """Python source that rebuilds `value` exactly (floats are written with repr, which round-trips).
-
-    Float arrays become np.array(...); tuples, lists, numbers, booleans and None are
-    written as themselves. Anything else, and non-finite floats, is a ValueError. column
-    is where the literal starts on its line, so that the rows of a matrix line up.
+    The modules with a stand-in (notebook_runner.STAND_INS) are left out: the runner
+    writes its stand-ins instead.
     """
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind != "f" or not np.all(np.isfinite(value)):
-            raise ValueError(f"cannot embed an array of dtype {value.dtype} with non-finite or non-float entries")
-        if value.ndim == 0:
-            return f"np.array({float(value)!r})"
-        return "np.array(" + _format_list(value.tolist(), column + len("np.array(")) + ")"
-    text = repr(value)
-    try:
-        rebuilt = ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        raise ValueError(f"cannot embed {type(value).__name__} value {text[:80]}") from None
-    if rebuilt != value or any(isinstance(v, float) and not math.isfinite(v) for v in _flatten(value)):
-        raise ValueError(f"cannot embed {text[:80]} exactly")
-    return text
+    modules: dict[str, str] = {}
+    pending = list(sources.values())
+    while pending:
+        for node in ast.walk(ast.parse(pending.pop())):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            for name in names:
+                relative = name.replace(".", "/") + ".py"
+                path = KIT_ROOT / relative
+                if name.startswith("autograder.") and path.is_file() and relative not in STAND_INS:
+                    if relative not in modules:
+                        modules[relative] = path.read_text()
+                        pending.append(modules[relative])
+    return modules
 
 
-def _flatten(value: Any) -> list[Any]:
-    if isinstance(value, (list, tuple)):
-        return [leaf for item in value for leaf in _flatten(item)]
-    return [value]
+def _folder_sources(folder: Path, package: str, names: list[str]) -> dict[str, str]:
+    return {f"{package}/{name}": (folder / name).read_text() for name in names}
 
 
-def _comparison(variable: str, value: Any, what: str) -> str:
-    """Two lines: the reference's value as a literal, then the check of the variable against it."""
-    target = f"expected_{variable} = "
-    checker = "assert_close" if isinstance(value, np.ndarray) else "assert_equal"
-    return f"{target}{literal(value, len(target))}\n{checker}({variable}, expected_{variable}, what={what!r})"
+def public_sources(spec: AssignmentSpec) -> dict[str, str]:
+    """The public test files (conftest.py, test_*.py) by their path in the notebook's test folder."""
+    names = sorted(path.name for path in spec.student_dir.glob("test_*.py"))
+    return _folder_sources(spec.student_dir, f"{PUBLIC_PACKAGE}/{spec.name}", ["conftest.py", *names])
 
 
-def _run(code: str, namespace: dict[str, Any], label: str) -> dict[str, Any]:
-    """Run notebook code in a copy of the namespace; a failure here is a fault of the kit."""
-    scope = dict(namespace)
-    try:
-        exec(compile(code, f"<{label}>", "exec"), scope)
-    except Exception as error:
-        raise RuntimeError(f"{label} fails on the reference: {type(error).__name__}: {error}\n{code}") from error
-    return scope
+def hidden_sources(spec: AssignmentSpec) -> dict[str, str]:
+    """Every file of the hidden tests (test modules, conftest.py, case tables) by its path."""
+    names = sorted(path.name for path in spec.hidden_tests_dir.glob("*.py"))
+    return _folder_sources(spec.hidden_tests_dir, f"{HIDDEN_PACKAGE}/{spec.name}/hidden_tests", names)
 
 
-def finish_test_code(code: str, expect: tuple[tuple[str, str], ...], namespace: dict[str, Any], label: str) -> str:
-    """code followed by a comparison of each expected variable with the reference's value.
+def _test_files(sources: dict[str, str]) -> list[str]:
+    return [path for path in sources if Path(path).name.startswith("test_")]
 
-    The reference's values come from running code itself against the reference (the
-    namespace); the finished cell is then run once more to prove the reference passes it.
+
+def setup_source(imports: list[str], packed_tests: str) -> str:
+    """The setup cell: the reference files' imports, then the kit's tests unpacked and bound to the notebook."""
+    return "\n".join(
+        [
+            *imports,
+            "",
+            "",
+            "def _load_kit_tests(packed):",
+            '    """The kit\'s test runner, the kit modules the tests use and the public tests, unpacked."""',
+            "    import base64, pickle, sys, types, zlib",
+            "",
+            "    sources = pickle.loads(zlib.decompress(base64.b64decode(packed)))",
+            f"    runner = types.ModuleType({notebook_runner.MODULE_NAME!r})",
+            f"    sys.modules[{notebook_runner.MODULE_NAME!r}] = runner",
+            "    exec(compile(sources.pop('runner'), runner.__name__, 'exec'), runner.__dict__)",
+            "    return runner.NotebookTests(globals(), runner.pack(sources))",
+            "",
+            "",
+            f"cnnkit = _load_kit_tests({packed_tests!r})",
+        ]
+    )
+
+
+def _record_script(setup: str, functions: tuple[FunctionCell, ...], tests: list[str], hidden: str, out: Path) -> str:
+    solutions = [function.source("# BEGIN SOLUTION", "# END SOLUTION") for function in functions]
+    record = f"""
+import pickle as _pickle
+_recorded = cnnkit.record({tests!r}, {hidden!r})
+_outcomes = {{node: vars(outcome) for node, outcome in _recorded["outcomes"].items()}}
+with open({str(out)!r}, "wb") as _file:
+    _pickle.dump({{"outcomes": _outcomes, "records": _recorded["records"]}}, _file)
+"""
+    return "\n\n".join([setup, *solutions, record])
+
+
+def record_reference(setup: str, functions: tuple[FunctionCell, ...], tests: list[str], hidden: str) -> dict:
+    """Run every test on the solution cells in a fresh Python, recording the reference's answers.
+
+    A fresh interpreter, as a notebook's kernel: the runner's stand-ins take the
+    names of kit modules. Returns {"outcomes": {node: outcome fields}, "records":
+    {node: recorded calls}}; a failure to run is a fault of the kit (RuntimeError).
     """
-    if not expect:
-        finished = code
-    else:
-        scope = _run(code, namespace, label)
-        comparisons = [_comparison(variable, copy.deepcopy(scope[variable]), what) for variable, what in expect]
-        note = "# Expected values: what the reference solution returned for these inputs."
-        finished = "\n".join([code, note, *comparisons])
-    _run(finished, namespace, label)
-    return finished
+    with tempfile.TemporaryDirectory(prefix="cnnkit-record-") as folder:
+        out = Path(folder) / "recorded.pickle"
+        script = Path(folder) / "record.py"
+        script.write_text(_record_script(setup, functions, tests, hidden, out))
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        done = subprocess.run(
+            [sys.executable, str(script)], cwd=folder, env=env, capture_output=True, text=True, timeout=RECORD_TIMEOUT
+        )
+        if done.returncode != 0 or not out.is_file():
+            raise RuntimeError(f"running the tests on the reference failed:\n{(done.stdout + done.stderr)[-4000:]}")
+        return pickle.loads(out.read_bytes())
 
 
-def _hidden_code(check: HiddenCheck, rng: np.random.Generator) -> str:
-    # Three decimals keep the cells short; the inputs are exactly the literals written.
-    inputs = [f"{name} = {literal(np.round(rng.standard_normal(shape), 3))}" for name, shape in check.arrays.items()]
-    return "\n".join([*inputs, check.code])
+def _hidden_bundle(path: str, hidden: dict[str, str], records: dict[str, dict]) -> str:
+    """A hidden module packed for its cells: its source, the hidden tests' shared files, its recorded calls."""
+    shared = {name: text for name, text in hidden.items() if not Path(name).name.startswith("test_")}
+    module_records: dict = {}
+    for node, calls in records.items():
+        if node.split("::")[0] == path:
+            module_records.update(calls)
+    return pack({"sources": {**shared, path: hidden[path]}, "records": module_records})
 
 
-def reference_namespace(setup: str, functions: tuple[FunctionCell, ...]) -> dict[str, Any]:
-    """What the notebook's kernel holds once the setup and every solution cell have run."""
-    namespace: dict[str, Any] = {"__name__": "__notebook__"}
-    exec(compile(setup, "<setup>", "exec"), namespace)
-    for function in functions:
-        exec(compile(function.source("# BEGIN SOLUTION", "# END SOLUTION"), f"<{function.name}>", "exec"), namespace)
-    return namespace
+def _test_cells(recorded: dict, hidden: dict[str, str]) -> list[TestCell]:
+    """One cell per graded test function (points > 0), its cases in pytest's order."""
+    failures = {node: fields["failure"] for node, fields in recorded["outcomes"].items() if fields["failure"]}
+    if failures:
+        listed = "\n".join(f"{node}: {failure[:300]}" for node, failure in failures.items())
+        raise ValueError(f"the reference fails tests of the kit; an export cannot ship them:\n{listed}")
+    grouped: dict[str, list[dict]] = {}
+    for node, fields in recorded["outcomes"].items():
+        if fields["points"] > 0:  # diagnostics (0 points) are for the kit's own feedback only
+            grouped.setdefault(node.split("[")[0], []).append(fields)
+    cells, packed_modules = [], set()
+    for test, outcomes in grouped.items():
+        path, function = test.split("::")
+        is_hidden = path.startswith(f"{HIDDEN_PACKAGE}/")
+        bundle = None
+        if is_hidden and path not in packed_modules:
+            # The first cell of a hidden module carries the module: the runner runs it whole (see
+            # NotebookTests.run), and the tools run the cells in order.
+            packed_modules.add(path)
+            bundle = _hidden_bundle(path, hidden, recorded["records"])
+        cases = tuple(TestCase(outcome["node"], outcome["points"]) for outcome in outcomes)
+        name = f"hidden_{function.removeprefix('test_')}" if is_hidden else function
+        cells.append(TestCell(name, outcomes[0]["part"], outcomes[0]["title"], test, cases, is_hidden, bundle))
+    names = [cell.name for cell in cells]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"test functions with the same name in several files cannot be told apart: {duplicates}")
+    return cells
 
 
 # ---------------------------------------------------------------------------------------------
@@ -974,63 +396,33 @@ def _read_parts(spec: AssignmentSpec) -> tuple[list[str], list[tuple[str, str, l
     return list(dict.fromkeys(imports)), parts
 
 
-def _public_test_cells(spec: AssignmentSpec, namespace: dict[str, Any]) -> list[TestCell]:
-    """One cell per public test, in collection order, worth the public test's points."""
-    public = collect_public_tests(spec)
-    checks = {check.test: check for check in PUBLIC_CHECKS[spec.name]}
-    if set(public) != set(checks):
-        missing, stale = sorted(set(public) - set(checks)), sorted(set(checks) - set(public))
-        raise ValueError(
-            f"the notebook checks of {spec.name} are out of step with its public tests: "
-            f"public tests without a check: {missing}; checks without a public test: {stale}"
-        )
-    cells = []
-    for name, test in public.items():
-        code = finish_test_code(checks[name].code, checks[name].expect, namespace, name)
-        cells.append(TestCell(name, test.part, test.title, test.points, code, hidden=False))
-    return cells
+def build_content(spec: AssignmentSpec) -> NotebookContent:
+    """Read reference, stubs and tests; run the tests on the reference; return the notebook's cells.
 
-
-def _hidden_test_cells(spec: AssignmentSpec, namespace: dict[str, Any], seed: int) -> list[TestCell]:
-    """One hidden cell per graded function, on random inputs drawn from `seed`."""
-    checks = HIDDEN_CHECKS[spec.name]
-    tested = [check.function for check in checks]
-    if sorted(tested) != sorted(spec.functions):
-        raise ValueError(f"{spec.name} needs one hidden check per graded function; it has them for {tested}")
-    rng = np.random.default_rng(seed)
-    part_of = {name: Path(function.file).stem for name, function in spec.functions.items()}
-    cells = []
-    for check in checks:
-        name = f"hidden_{check.function}"
-        prefixed = tuple((variable, f"{check.function}: {what}") for variable, what in check.expect)
-        code = finish_test_code(_hidden_code(check, rng), prefixed, namespace, name)
-        title = f"{check.function}: hidden test on random inputs"
-        cells.append(TestCell(name, part_of[check.function], title, HIDDEN_POINTS, code, hidden=True))
-    return cells
-
-
-def build_content(spec: AssignmentSpec, seed: int = DEFAULT_SEED) -> NotebookContent:
-    """Read reference, stubs and public tests; return the notebook's cells, every test finished.
-
-    seed draws the hidden tests' inputs: the same seed gives the same notebook.
+    The same kit gives the same notebook, byte for byte.
     """
-    if spec.name not in PUBLIC_CHECKS:
+    if spec.name not in exportable_assignments():
         raise ValueError(
-            f"assignment {spec.name!r} has no notebook checks; exportable: {', '.join(exportable_assignments())}"
+            f"assignment {spec.name!r} cannot be exported to a notebook; exportable: "
+            f"{', '.join(exportable_assignments())}"
         )
     imports, parts = _read_parts(spec)
-    setup = "\n".join(imports) + "\n\n\n" + checker_source()
+    public, hidden = public_sources(spec), hidden_sources(spec)
+    runner_source = Path(notebook_runner.__file__).read_text()
+    packed = pack({"runner": runner_source, **_kit_modules({**public, **hidden}), **public})
+    setup = setup_source(imports, packed)
     functions = tuple(cell for _, _, cells in parts for cell in cells)
-    namespace = reference_namespace(setup, functions)
-    tests: dict[str, list[TestCell]] = {part: [] for part, _, _ in parts}
-    for test in _public_test_cells(spec, namespace) + _hidden_test_cells(spec, namespace, seed):
-        if test.part not in tests:
-            raise ValueError(f"test {test.name} has part {test.part!r}, which no file of {spec.name} holds")
-        tests[test.part].append(test)
+    tests = _test_files(public) + _test_files(hidden)
+    recorded = record_reference(setup, functions, tests, pack({"sources": hidden, "records": {}}))
+    by_part: dict[str, list[TestCell]] = {part: [] for part, _, _ in parts}
+    for test in _test_cells(recorded, hidden):
+        if test.part not in by_part:
+            raise ValueError(f"test {test.test} has part {test.part!r}, which no file of {spec.name} holds")
+        by_part[test.part].append(test)
     return NotebookContent(
         assignment=spec.name,
         setup=setup,
-        parts=tuple(Part(part, intro, tuple(cells), tuple(tests[part])) for part, intro, cells in parts),
+        parts=tuple(Part(part, intro, tuple(cells), tuple(by_part[part])) for part, intro, cells in parts),
     )
 
 
@@ -1098,11 +490,12 @@ def title_markdown(content: NotebookContent, tool_note: str) -> str:
             f"# CNN assignment: {content.assignment}",
             "",
             "Fill in the body of every function below, using numpy only, and leave the inputs "
-            "unmodified. The first code cell defines the checkers the tests use: run it first and "
-            "leave it as it is. A failing test says which function and output went wrong, and how.",
+            "unmodified. The first code cell loads the kit's tests (numpy and pytest must be installed): "
+            "run it first and leave it as it is. A failing test says which function and output went wrong, and how.",
             "",
-            f"{tool_note} The tests are worth {content.points:g} points in all; hidden tests "
-            "compare your functions with the reference on inputs you do not see.",
+            f"{tool_note} The tests are worth {content.points:g} points in all, the same tests and points as "
+            "the course's own autograder; hidden tests compare your functions with the reference on inputs "
+            "you do not see.",
         ]
     )
 
@@ -1120,7 +513,8 @@ def function_markdown(function: FunctionCell) -> str:
 
 def test_heading(test: TestCell) -> str:
     """The comment that opens a test cell's code: what it checks and what it is worth."""
-    return f"# {test.title} ({test.points:g} point{'s' if test.points != 1 else ''})"
+    cases = f", {len(test.cases)} cases" if len(test.cases) > 1 else ""
+    return f"# {test.title} ({test.points:g} point{'s' if test.points != 1 else ''}{cases})"
 
 
 def isolated_jupyter_env(home: Path, kernel_name: str = KERNEL_NAME) -> dict[str, str]:
