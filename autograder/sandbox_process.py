@@ -457,7 +457,14 @@ def site_packages() -> list[str]:
     folders = [sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"], *site.getsitepackages()]
     # Where this process found numpy, should that be elsewhere (PYTHONPATH): the worker needs it too.
     folders.append(os.path.dirname(os.path.dirname(numpy.__file__)))
-    return list(dict.fromkeys(folder for folder in folders if os.path.isdir(folder)))
+    folders = [folder for folder in dict.fromkeys(folders) if os.path.isdir(folder)]
+    # A package linked into site-packages from elsewhere (a venv laid over another) is reached
+    # through its link, which leads nowhere in the worker's root unless its target is there too.
+    targets = []
+    for folder in folders:
+        with os.scandir(folder) as entries:
+            targets += [os.path.dirname(os.path.realpath(entry.path)) for entry in entries if entry.is_symlink()]
+    return list(dict.fromkeys([*folders, *(target for target in targets if os.path.isdir(target))]))
 
 
 def standard_library() -> list[str]:
