@@ -82,6 +82,8 @@ def run_tests(
         details = "\n".join(collector.collection_errors) or f"pytest exited with {exit_code!r}"
         report.output += f"The tests could not all be collected; this is a fault of the kit:\n{details}\n"
     report.output += _stop_notes(collector, interrupted=bool(report.interrupted) and not sandbox)
+    if hidden:
+        share_known_mistakes(report)
     _order_and_number(report, spec)
     return report
 
@@ -178,3 +180,34 @@ def _interrupted_note(report: GradeReport, collector: ResultsCollector) -> str:
         f"Grading was interrupted ({report.interrupted}) before it finished: {graded} of the {len(report.tests)} "
         f"tests had been graded; the other {unfinished} are listed as failed with 0 points."
     )
+
+
+def _functions_named(test_name: str) -> set[str]:
+    """The functions a test's name starts with: 'conv_forward_im2col / conv_backward_im2col: ...' gives both."""
+    head = test_name.split(":", 1)[0]
+    return {word for word in head.replace("/", " ").split() if word.isidentifier()}
+
+
+def share_known_mistakes(report: GradeReport) -> None:
+    """Repeat on failed visible tests the known mistakes that failed hidden tests recognised in the same functions.
+
+    A hint names the mistake, never a hidden test's inputs or expected values, so a
+    student who sees only the public tests before grades are published learns what
+    to fix as soon as the grader knows it.
+    """
+    from autograder.variants import named_known_mistakes
+
+    recognised: dict[str, list[str]] = {}
+    for test in report.tests:
+        if test.visibility != "visible" and test.status == "failed":
+            for function in _functions_named(test.name):
+                for hint in named_known_mistakes(test.output):
+                    recognised.setdefault(function, [])
+                    if hint not in recognised[function]:
+                        recognised[function].append(hint)
+    for test in report.tests:
+        if test.visibility != "visible" or test.status != "failed":
+            continue
+        for function in sorted(_functions_named(test.name) & set(recognised)):
+            lines = "".join(f"\n  - {hint}" for hint in recognised[function])
+            test.output += f"\n\nThe grader recognised a known mistake in {function}:{lines}"

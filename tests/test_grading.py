@@ -282,3 +282,22 @@ def test_batch_gives_each_grader_the_time_budget(tmp_path, monkeypatch):
     )
     (command,) = commands
     assert command[command.index("--time-budget") + 1] == "42.0"
+
+
+def test_a_known_mistake_recognised_by_hidden_tests_is_named_on_visible_ones(tmp_path):
+    from cnn_reference.layers.bugs import get_bug, materialize
+
+    bug = get_bug("conv_forward_bias_forgotten")
+    report = run_tests(
+        LAYERS,
+        materialize(bug, tmp_path / bug.id),
+        hidden=True,
+        extra_args=("-k", "test_conv_forward_fixed_values or test_conv_forward_naive_matches_reference"),
+    )
+    visible = [t for t in report.tests if t.visibility == "visible" and t.status == "failed"]
+    assert visible, [t.name for t in report.tests]
+    for test in visible:
+        assert "The grader recognised a known mistake in conv_forward_naive" in test.output, test.output
+        assert bug.hint in test.output
+    passed_visible = run_tests(LAYERS, LAYERS.reference_dir, hidden=True, extra_args=("-k", "fixed_values"))
+    assert not any("known mistake" in t.output for t in passed_visible.tests)
