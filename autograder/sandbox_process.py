@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import functools
 import json
 import os
 import secrets
@@ -447,7 +448,8 @@ def describe_exit(returncode: int | None) -> str:
     return f"{WORKER_EXITED} {returncode} (os._exit() or an interpreter shutdown)"
 
 
-def site_packages() -> list[str]:
+@functools.cache  # the same for the life of the grader; _plan asks for it at every worker start
+def site_packages() -> tuple[str, ...]:
     """The folders the worker needs besides the standard library: where numpy and torch live."""
     import site
     import sysconfig
@@ -464,7 +466,7 @@ def site_packages() -> list[str]:
     for folder in folders:
         with os.scandir(folder) as entries:
             targets += [os.path.dirname(os.path.realpath(entry.path)) for entry in entries if entry.is_symlink()]
-    return list(dict.fromkeys([*folders, *(target for target in targets if os.path.isdir(target))]))
+    return tuple(dict.fromkeys([*folders, *(target for target in targets if os.path.isdir(target))]))
 
 
 def standard_library() -> list[str]:
@@ -490,7 +492,7 @@ class _Zygote:
     def __init__(self, env: dict[str, str]) -> None:
         grader_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         bootstrap = {
-            "sys_path": standard_library() + site_packages(),
+            "sys_path": [*standard_library(), *site_packages()],
             "wire": wire.__file__,
             "jail": str(JAIL_SCRIPT),
             "control_fd": zygote_end.fileno(),
