@@ -137,6 +137,18 @@ def assert_close(
         raise AssertionError(failure + advice + note)
 
 
+def fix_first_note(actual: Any, expected: Any, *, what: str, function: str) -> str:
+    """A line telling to fix `function` first when its output `actual` (named `what`) is wrong too, else "".
+
+    Backward tests add it to their failure: a backward pass reads the cache its forward
+    pass made, so a wrong forward pass is the likelier culprit.
+    """
+    failure = comparison_failure(actual, expected, what=what)
+    if failure is None:
+        return ""
+    return f"\n  Fix {function} first: its output is wrong on these inputs too ({failure}); the cache comes from it."
+
+
 def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, output: int = 0) -> Callable:
     """The map v -> function(*arguments with v at position wrt)[output], for numeric gradients.
 

@@ -7,7 +7,7 @@ here, a sandboxed submission when the autograder runs the same tests.
 import numpy as np
 import pytest
 
-from autograder.gradcheck import comparison_failure
+from autograder.gradcheck import fix_first_note
 from autograder.implementation import CopiedInputs
 from autograder.plugin import implementation_for
 
@@ -162,9 +162,6 @@ def forward_note():
     """
 
     def note(out, expected_out, forward: str) -> str:
-        failure = comparison_failure(out, expected_out, what=f"out of {forward}")
-        if failure is None:
-            return ""
-        return f"\n  Fix {forward} first: on the same inputs {failure}"
+        return fix_first_note(out, expected_out, what=f"out of {forward}", function=forward)
 
     return note

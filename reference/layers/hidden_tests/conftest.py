@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from autograder.assignments import LAYERS
-from autograder.gradcheck import VALUE_TOLERANCE, assert_close, comparison_failure
+from autograder.gradcheck import VALUE_TOLERANCE, assert_close, fix_first_note
 from autograder.implementation import CopiedInputs, LocalImplementation
 from autograder.plugin import implementation_for
 from autograder.variants import describe_known_mistakes
@@ -52,16 +52,10 @@ def _known_mistakes(scenario: Scenario, actual: dict) -> list[str]:
 
 def _prerequisite_notes(actual: dict, expected: dict, prerequisites: tuple[str, ...]) -> str:
     """Notes on the outputs a graded output depends on (a backward pass's forward), when those are wrong too."""
-    notes = []
-    for what in prerequisites:
-        failure = comparison_failure(actual.get(what), expected[what], what=what)
-        if failure is not None:
-            function = what.split(" of ", 1)[-1].split()[0]
-            notes.append(
-                f"\n  Fix {function} first: its output is wrong on these inputs too ({failure}) "
-                "and this test runs it to make the cache."
-            )
-    return "".join(notes)
+    return "".join(
+        fix_first_note(actual.get(what), expected[what], what=what, function=what.split(" of ", 1)[-1].split()[0])
+        for what in prerequisites
+    )
 
 
 @pytest.fixture
