@@ -21,6 +21,8 @@ $(SETUP_STAMP): pyproject.toml requirements.lock
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	@# The engine's import rules (pyproject.toml, [tool.importlinter]).
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	@# pytest exits 5 when it collects nothing: say so instead of passing silently.
 	$(PY) -m pytest tests; status=$$?; \
 	if [ $$status -eq 5 ]; then echo 'make test: pytest collected no tests' >&2; fi; exit $$status

@@ -10,47 +10,53 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "check": ("autograder.check", "run the public tests on your own files, in-process"),
-    "grade": ("autograder.grading", "grade one submission (folder or zip) in the sandbox"),
-    "batch": ("autograder.batch", "grade every submission in a folder into a CSV"),
-    "report": ("autograder.class_report", "a class report of a batch: scores, known mistakes, incidents, similarity"),
+    "check": ("autograder.core.check", "run the public tests on your own files, in-process"),
+    "grade": ("autograder.grading.grade", "grade one submission (folder or zip) in the sandbox"),
+    "batch": ("autograder.grading.batch", "grade every submission in a folder into a CSV"),
+    "report": (
+        "autograder.grading.class_report",
+        "a class report of a batch: scores, known mistakes, incidents, similarity",
+    ),
     "demo": ("autograder.demo", "grade submissions made from the kit itself and print their tables"),
-    "validate": ("autograder.validate", "check reference, stubs and known-bug variants against the tests"),
-    "release": ("autograder.release", "build the student release folder and zip"),
-    "gradescope": ("autograder.gradescope", "build a Gradescope autograder bundle"),
-    "export-nbgrader": ("autograder.export_nbgrader", "export the assignments as an nbgrader course"),
-    "export-otter": ("autograder.export_otter", "export the assignments in Otter-Grader's format"),
+    "validate": ("autograder.quality.validate", "check reference, stubs and known-bug variants against the tests"),
+    "release": ("autograder.builders.release", "build the student release folder and zip"),
+    "gradescope": ("autograder.builders.gradescope", "build a Gradescope autograder bundle"),
+    "export-nbgrader": ("autograder.builders.export_nbgrader", "export the assignments as an nbgrader course"),
+    "export-otter": ("autograder.builders.export_otter", "export the assignments in Otter-Grader's format"),
 }
 
 
-def _load(command: str):
-    module_name = COMMANDS[command][0]
+def _shipped(module_name: str) -> bool:
+    """Whether a command's module is here: a student release ships only core's commands."""
     try:
-        return importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name == module_name:
-            return None
-        raise
+        return importlib.util.find_spec(module_name) is not None
+    except ModuleNotFoundError:  # its subpackage is missing
+        return False
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; only `command`'s module is imported (all of them when None)."""
     parser = argparse.ArgumentParser(prog="python -m autograder", description="The CNN assignment kit's engine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
-        module = _load(name)
-        if module is None:  # commands whose modules a student release does not ship
+    for name, (module_name, help_text) in COMMANDS.items():
+        if not _shipped(module_name):
             continue
         subparser = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(subparser)
-        subparser.set_defaults(handler=module.run)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(subparser)
+            subparser.set_defaults(handler=module.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ValueError as error:

@@ -17,8 +17,8 @@ import shutil
 import time
 from pathlib import Path
 
-from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec
-from autograder.report import format_failures, format_table
+from autograder.core.assignments import KIT_ROOT, LAYERS, AssignmentSpec
+from autograder.core.report import format_failures, format_table
 
 DEMO_DIR = KIT_ROOT / "out" / "demo"
 # One mistake per file, each a different kind of slip: what a typical half-right submission looks like.
@@ -54,7 +54,7 @@ def make_submissions(spec: AssignmentSpec, folder: Path) -> dict[str, Path]:
 
 
 def grade_kit_submissions(work: Path) -> None:
-    from autograder.grading import grade_submission
+    from autograder.grading.grade import grade_submission
 
     _banner("1. Grading three layers submissions in the sandbox (public + hidden tests)")
     for name, folder in make_submissions(LAYERS, work / "submissions").items():
@@ -71,15 +71,15 @@ def grade_kit_submissions(work: Path) -> None:
 
 
 def validate_layers() -> None:
-    from autograder.validate import format_result, validate_assignment
+    from autograder.quality.validate import format_result, validate_assignment
 
     _banner("2. Validating the tests: reference, stubs and every known-bug variant")
     print(format_result(validate_assignment(LAYERS)))
 
 
 def build_artifacts(work: Path) -> None:
-    from autograder.gradescope import build_bundle
-    from autograder.release import build_release
+    from autograder.builders.gradescope import build_bundle
+    from autograder.builders.release import build_release
 
     _banner("3. Building the student release (leak check included) and the Gradescope bundle")
     release = build_release(work / "release")

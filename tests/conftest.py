@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.assignments import KIT_ROOT, LAYERS
+from autograder.core.assignments import KIT_ROOT, LAYERS
 
 SHARED_MNIST = KIT_ROOT.parent / "shared" / "datasets" / "mnist"
 

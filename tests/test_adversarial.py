@@ -23,12 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder import sandbox_jail, sandbox_process
-from autograder.assignments import KIT_ROOT, LAYERS
-from autograder.grading import grade_submission
-from autograder.runner import run_tests
-from autograder.sandbox import NAMESPACES_VARIABLE
-from autograder.submission import stage_submission
+from autograder.core.assignments import KIT_ROOT, LAYERS
+from autograder.core.runner import run_tests
+from autograder.grading.grade import grade_submission
+from autograder.grading.intake import stage_submission
+from autograder.sandbox import jail as sandbox_jail
+from autograder.sandbox import process as sandbox_process
+from autograder.sandbox.grader import NAMESPACES_VARIABLE
 
 ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
 AS_ROOT = os.geteuid() == 0

@@ -10,8 +10,8 @@ import pytest
 from cnn_reference.layers.bugs import BUGS, CATALOGUE, get_bug, matching_hints, materialize, variant_implementation
 from cnn_reference.layers.bugs.probes import PROBES, outcome, outcomes_differ
 
-from autograder.assignments import LAYERS
-from autograder.variants import Bug, Catalogue, PatchError, outputs_match
+from autograder.core.assignments import LAYERS
+from autograder.quality.variants import Bug, Catalogue, PatchError, outputs_match
 
 BUG_IDS = [bug.id for bug in BUGS]
 

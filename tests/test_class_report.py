@@ -21,9 +21,10 @@ from pathlib import Path
 import pytest
 from cnn_reference.layers.bugs import get_bug, materialize
 
-from autograder import batch, class_report, cli
-from autograder.assignments import LAYERS
-from autograder.variants import describe_known_mistakes, named_known_mistakes
+from autograder import cli
+from autograder.core.assignments import LAYERS
+from autograder.grading import batch, class_report
+from autograder.quality.variants import describe_known_mistakes, named_known_mistakes
 
 BUG = "conv_forward_bias_forgotten"
 # A few tests of two parts: the public and hidden conv_forward_naive and avg_pool_forward_naive tests.

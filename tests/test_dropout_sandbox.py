@@ -14,10 +14,10 @@ import json
 import numpy as np
 import pytest
 
-from autograder.assignments import LAYERS
 from autograder.cli import main
-from autograder.implementation import LocalImplementation
-from autograder.sandbox import SandboxImplementation
+from autograder.core.assignments import LAYERS
+from autograder.core.implementation import LocalImplementation
+from autograder.sandbox.grader import SandboxImplementation
 
 SHAPE = (4, 3, 6, 6)
 SEEDS = (0, 231, 2**40 + 7)

@@ -11,12 +11,12 @@ import json
 import nbformat
 import pytest
 
-from autograder.assignments import LAYERS
+from autograder.builders.export_nbgrader import BEGIN_HIDDEN, BEGIN_SOLUTION, CONFIG_NAME, source_notebook
+from autograder.builders.notebook_runner import unpack
+from autograder.builders.notebooks import HIDDEN_PACKAGE, build_content, write_notebook
 from autograder.cli import main
-from autograder.export_nbgrader import BEGIN_HIDDEN, BEGIN_SOLUTION, CONFIG_NAME, source_notebook
-from autograder.notebook_runner import unpack
-from autograder.notebooks import HIDDEN_PACKAGE, build_content, write_notebook
-from autograder.runner import run_tests
+from autograder.core.assignments import LAYERS
+from autograder.core.runner import run_tests
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import yaml
 
-from autograder.assignments import LAYERS
+from autograder.builders.export_otter import master_notebook
+from autograder.builders.notebooks import build_content
 from autograder.cli import main
-from autograder.export_otter import master_notebook
-from autograder.notebooks import build_content
+from autograder.core.assignments import LAYERS
 
 
 @pytest.fixture(scope="module")

@@ -24,11 +24,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.assignments import LAYERS
-from autograder.export_nbgrader import write_course
-from autograder.export_otter import write_assignment
-from autograder.notebooks import KERNEL_NAME, isolated_jupyter_env
-from autograder.runner import run_tests
+from autograder.builders.export_nbgrader import write_course
+from autograder.builders.export_otter import write_assignment
+from autograder.builders.notebooks import KERNEL_NAME, isolated_jupyter_env
+from autograder.core.assignments import LAYERS
+from autograder.core.runner import run_tests
 
 TOOL_TIMEOUT = 600  # seconds for one tool command
 BUGS = (

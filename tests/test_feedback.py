@@ -14,12 +14,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from autograder import plugin
-from autograder.assignments import KIT_ROOT, LAYERS
-from autograder.check import points_split
-from autograder.report import format_table, gradescope_output, write_gradescope_results
-from autograder.results import GradeReport, TestResult, strip_escape_codes
-from autograder.runner import collect_tests, count_points, run_tests
+from autograder.core import plugin
+from autograder.core.assignments import KIT_ROOT, LAYERS
+from autograder.core.check import points_split
+from autograder.core.report import format_table, gradescope_output, write_gradescope_results
+from autograder.core.results import GradeReport, TestResult, strip_escape_codes
+from autograder.core.runner import collect_tests, count_points, run_tests
 
 
 def _solution_with(tmp_path: Path, function: str, body: str) -> Path:
@@ -56,8 +56,9 @@ def test_a_function_that_never_returns_costs_its_tests_and_is_named(tmp_path, mo
 
 def test_the_time_limit_applies_only_to_public_tests_run_in_process():
     def config(*, sandbox=False, timeout=None, ini="", has_plugin=True):
-        options = {"--sandbox": sandbox, "timeout": timeout}
+        options = {"timeout": timeout}
         return SimpleNamespace(
+            stash={plugin._PRELOADED: True} if sandbox else {},
             getoption=lambda name, default=None: options.get(name, default),
             getini=lambda name: ini,
             pluginmanager=SimpleNamespace(hasplugin=lambda name: has_plugin),

@@ -1,4 +1,4 @@
-"""Unit tests of autograder/gradcheck.py, the one checker every public and hidden test uses.
+"""Unit tests of autograder/core/gradcheck.py, the one checker every public and hidden test uses.
 
 Its messages are what students read when a test fails, so the tests pin down
 their content (the thing compared, the error against the tolerance, the index of
@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from autograder.gradcheck import (
+from autograder.core.gradcheck import (
     GRADIENT_TOLERANCE,
     VALUE_TOLERANCE,
     assert_close,

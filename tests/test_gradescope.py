@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignments import KIT_ROOT, LAYERS
-from autograder.gradescope import BUNDLE_PROJECT_NAME, Bundle, build_bundle, extract_bundle
+from autograder.builders.gradescope import BUNDLE_PROJECT_NAME, Bundle, build_bundle, extract_bundle
+from autograder.core.assignments import KIT_ROOT, LAYERS
 
-grading_available = importlib.util.find_spec("autograder.grading") is not None
+grading_available = importlib.util.find_spec("autograder.grading.grade") is not None
 needs_grading = pytest.mark.skipif(not grading_available, reason="grading module not available")
 
 
@@ -38,7 +38,7 @@ def test_bundle_holds_scripts_and_the_kit_files_grading_needs(bundle):
     assert any(name.startswith("reference/layers/hidden_tests/test_") for name in files)
     assert "datasets/__init__.py" in files
     assert not [name for name in files if "__pycache__" in name or name.endswith(".pyc")]
-    assert not [name for name in files if name.startswith("autograder/templates/")]
+    assert not [name for name in files if name.startswith("autograder/builders/templates/")]
     # Only this assignment's folders.
     assert {Path(name).parts[1] for name in files if name.startswith(("assignments/", "reference/"))} - {
         "__init__.py",

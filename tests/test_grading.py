@@ -14,10 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch, grading
-from autograder.assignments import KIT_ROOT, LAYERS
 from autograder.cli import main
-from autograder.runner import count_points, run_tests
+from autograder.core.assignments import KIT_ROOT, LAYERS
+from autograder.core.runner import count_points, run_tests
+from autograder.grading import batch
+from autograder.grading import grade as grading
+from autograder.quality.variants import share_known_mistakes
+from autograder.sandbox import grader as sandbox
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "tests"}
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
@@ -110,7 +113,7 @@ def test_an_internal_failure_still_writes_a_valid_results_file(tmp_path, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("the kit itself broke")
 
-    monkeypatch.setattr(grading, "run_tests", broken)
+    monkeypatch.setattr(grading, "run_sandboxed", broken)
     out = tmp_path / "deep" / "results.json"
     assert main(["grade", str(LAYERS.reference_dir), "--assignment", "layers", "--out", str(out), "-q"]) == 1
     results = load_results(out)
@@ -122,7 +125,7 @@ def test_even_an_interrupt_leaves_a_results_file(tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(grading, "run_tests", interrupted)
+    monkeypatch.setattr(grading, "run_sandboxed", interrupted)
     out = tmp_path / "results.json"
     with pytest.raises(KeyboardInterrupt):
         grading.grade_submission(LAYERS.reference_dir, LAYERS, out)
@@ -176,7 +179,6 @@ def test_batch_gives_zero_to_a_submission_whose_grading_runs_too_long(tmp_path):
 
 
 def test_a_sandbox_that_cannot_start_is_an_internal_failure_not_a_zero(tmp_path, monkeypatch):
-    from autograder import sandbox
 
     def cannot_start(*args, **kwargs):
         raise OSError("no processes left on this machine")
@@ -294,10 +296,12 @@ def test_a_known_mistake_recognised_by_hidden_tests_is_named_on_visible_ones(tmp
         hidden=True,
         extra_args=("-k", "test_conv_forward_fixed_values or test_conv_forward_naive_matches_reference"),
     )
+    share_known_mistakes(report)
     visible = [t for t in report.tests if t.visibility == "visible" and t.status == "failed"]
     assert visible, [t.name for t in report.tests]
     for test in visible:
         assert "The grader recognised a known mistake in conv_forward_naive" in test.output, test.output
         assert bug.hint in test.output
     passed_visible = run_tests(LAYERS, LAYERS.reference_dir, hidden=True, extra_args=("-k", "fixed_values"))
+    share_known_mistakes(passed_visible)
     assert not any("known mistake" in t.output for t in passed_visible.tests)

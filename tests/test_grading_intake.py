@@ -10,16 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignments import LAYERS, get_assignment
-from autograder.submission import (
-    MAX_ENTRIES,
-    MAX_FILE_BYTES,
-    SubmissionRejected,
-    UnsafeFile,
-    archive_limits,
-    read_submitted_file,
-    stage_submission,
-)
+from autograder.core.assignments import LAYERS, get_assignment
+from autograder.grading.intake import MAX_ENTRIES, SubmissionRejected, archive_limits, stage_submission
+from autograder.sandbox.submitted_files import MAX_FILE_BYTES, UnsafeFile, read_submitted_file
 
 REFERENCE = LAYERS.reference_dir
 

@@ -5,8 +5,8 @@ import inspect
 
 import pytest
 
-from autograder.assignments import LAYERS
-from autograder.implementation import LocalImplementation
+from autograder.core.assignments import LAYERS
+from autograder.core.implementation import LocalImplementation
 
 REFERENCE = LocalImplementation(LAYERS, LAYERS.reference_dir, label="api_reference")
 STUBS = LocalImplementation(LAYERS, LAYERS.student_dir, label="api_stubs")

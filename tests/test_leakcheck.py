@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.assignments import KIT_ROOT, LAYERS
-from autograder.leakcheck import check_release, main
+from autograder.core.assignments import KIT_ROOT, LAYERS
+from autograder.quality.leakcheck import check_release, main
 
 REFERENCE = KIT_ROOT / "reference"
 
@@ -238,7 +238,7 @@ def test_command_line_names_file_and_function_and_fails(release, capsys):
 
 def test_module_entry_point_runs():
     result = subprocess.run(
-        [sys.executable, "-m", "autograder.leakcheck", str(KIT_ROOT / "assignments")],
+        [sys.executable, "-m", "autograder.quality.leakcheck", str(KIT_ROOT / "assignments")],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder.gradcheck import forward_of, numeric_gradient
-from autograder.notebook_runner import RecordedReference, call_key, pack, unpack
+from autograder.builders.notebook_runner import RecordedReference, call_key, pack, unpack
+from autograder.core.gradcheck import forward_of, numeric_gradient
 
 
 class Reference:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from autograder.assignments import LAYERS
-from autograder.runner import run_tests
+from autograder.core.assignments import LAYERS
+from autograder.core.runner import run_tests
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ and kernels, strides 1-3, pads 0-3, overlapping pooling windows and tied maxima.
 The tests also pin down the error messages for windows that do not fit and check
 that no reference function writes to its inputs.
 
-Tolerances are norm-wise relative errors (autograder.gradcheck.relative_error):
+Tolerances are norm-wise relative errors (autograder.core.gradcheck.relative_error):
 two correct float64 implementations differ only by rounding, about 1e-16 per
 operation, so 1e-12 for values and 1e-10 for gradients (which sum more terms,
 and through batch normalization's 1/std amplify rounding) still leave room for
@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from cnn_reference.layers import batchnorm, conv, dropout, im2col, pooling
 
-from autograder.gradcheck import relative_error
+from autograder.core.gradcheck import relative_error
 
 VALUE_TOLERANCE = 1e-12
 GRADIENT_TOLERANCE = 1e-10

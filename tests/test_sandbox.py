@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox_process
-from autograder.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
-from autograder.gradcheck import forward_of, numeric_gradient
-from autograder.implementation import LocalImplementation, SubmissionError
-from autograder.sandbox import CacheHandle, SandboxImplementation
+from autograder.core.assignments import KIT_ROOT, LAYERS, AssignmentSpec, FunctionSpec
+from autograder.core.gradcheck import forward_of, numeric_gradient
+from autograder.core.implementation import LocalImplementation, SubmissionError
+from autograder.sandbox import jail as sandbox_jail
+from autograder.sandbox import process as sandbox_process
+from autograder.sandbox.grader import CacheHandle, SandboxImplementation
 
 AS_ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not AS_ROOT, reason="the grader confines workers this way only as root")
@@ -170,7 +171,7 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
         ("reference", os.path.join(kit_root, "reference", "layers", "conv.py")),
         ("hidden", os.path.join(kit_root, "reference", "layers", "hidden_tests", "conftest.py")),
         ("git", os.path.join(kit_root, ".git", "HEAD")),
-        ("autograder", os.path.join(kit_root, "autograder", "grading.py")),
+        ("autograder", os.path.join(kit_root, "autograder", "grading", "grade.py")),
     ]:
         try:
             with open(path) as stream:
@@ -185,7 +186,7 @@ def jail_facts(kit_root, plant="/tmp/cnnkit-planted"):
     except ImportError as error:
         facts["import_reference"] = type(error).__name__
     try:
-        import autograder.grading  # noqa: F401
+        import autograder.grading.grade  # noqa: F401
 
         facts["import_grading"] = "imported"
     except ImportError as error:
@@ -565,7 +566,6 @@ def test_as_root_the_worker_is_jailed(sandbox):
     # Its root holds the allow-list only: no /run, /home, /root or /sys of the host.
     assert set(facts["root"]) <= {"dev", "etc", "lib", "lib64", "proc", "tmp", "usr", "var", KIT_ROOT.parts[1]}
     assert facts["host_folders"] == []
-    from autograder import sandbox_jail
 
     if sandbox_jail._seccomp is not None:
         assert facts["seccomp"] == ["2"]  # a filter is loaded
@@ -611,7 +611,7 @@ def test_a_huge_reply_is_refused_before_the_grader_reads_it(tmp_path):
 import resource, sys
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from test_sandbox import PROBE, make_probe
-from autograder.sandbox import SandboxImplementation
+from autograder.sandbox.grader import SandboxImplementation
 from pathlib import Path
 with SandboxImplementation(PROBE, make_probe(Path({str(tmp_path)!r}))) as impl:
     impl.double(__import__("numpy").ones(3))
@@ -629,7 +629,6 @@ with SandboxImplementation(PROBE, make_probe(Path({str(tmp_path)!r}))) as impl:
 
 
 def test_seccomp_says_so_when_it_cannot_be_applied(monkeypatch):
-    from autograder import sandbox_jail
 
     monkeypatch.setattr(sandbox_jail, "_seccomp", None)
     monkeypatch.setattr(sandbox_jail, "_seccomp_missing", "libseccomp not found (test)")
@@ -735,9 +734,9 @@ def test_a_forked_child_does_not_use_its_parents_zygote(zygotes):
 ENDING_SCRIPT = """
 import os, signal, sys
 import numpy as np
-from autograder import sandbox_process
-from autograder.assignments import LAYERS
-from autograder.sandbox import SandboxImplementation
+from autograder.sandbox import process as sandbox_process
+from autograder.core.assignments import LAYERS
+from autograder.sandbox.grader import SandboxImplementation
 impl = SandboxImplementation(LAYERS, LAYERS.reference_dir)
 impl.conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
 spare = sandbox_process.WorkerProcess(impl._worker_env())  # forked, never given a submission
@@ -942,8 +941,8 @@ def test_no_helper_where_there_is_one_cpu_or_it_is_turned_off(tmp_path, monkeypa
 NON_ROOT_SCRIPT = """
 import json, sys
 import numpy as np
-from autograder.assignments import LAYERS
-from autograder.sandbox import SandboxImplementation
+from autograder.core.assignments import LAYERS
+from autograder.sandbox.grader import SandboxImplementation
 with SandboxImplementation(LAYERS, sys.argv[1]) as impl:
     x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))
     out, cache = impl.conv_forward_naive(x, w, np.zeros(1), {"stride": 1, "pad": 1})
@@ -967,7 +966,7 @@ def _unprivileged_python(top: Path) -> tuple[list[str], dict[str, str]]:
     with copies of autograder/ and numpy put into top, which nobody may read.
     """
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/tmp"}
-    probe = [sys.executable, "-c", "import numpy, autograder.sandbox"]
+    probe = [sys.executable, "-c", "import numpy, autograder.sandbox.grader"]
     if _runs_as_nobody(probe, env) == "":
         return [sys.executable], env
     interpreter = os.path.realpath(sys.executable)

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder import wire
+from autograder.sandbox import wire
 
 
 def roundtrip(value, **decoder_options):

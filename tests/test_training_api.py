@@ -5,8 +5,8 @@ import inspect
 
 import pytest
 
-from autograder.assignments import TRAINING
-from autograder.implementation import load_package
+from autograder.core.assignments import TRAINING
+from autograder.core.implementation import load_package
 
 REFERENCE, _ = load_package(TRAINING.reference_dir, TRAINING.files, "api_reference_training")
 STUBS, _ = load_package(TRAINING.student_dir, TRAINING.files, "api_stubs_training")

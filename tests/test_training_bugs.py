@@ -10,10 +10,10 @@ from __future__ import annotations
 import pytest
 from cnn_reference.training.bugs import BUGS, get_bug, materialize
 
-from autograder.assignments import TRAINING
-from autograder.runner import run_tests
-from autograder.validate import load_catalogue
-from autograder.variants import PatchError
+from autograder.core.assignments import TRAINING
+from autograder.core.runner import run_tests
+from autograder.quality.validate import load_catalogue
+from autograder.quality.variants import PatchError
 
 # This module's torch work runs on one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

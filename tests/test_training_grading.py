@@ -17,9 +17,9 @@ from cnn_datasets.cifar import write_cifar_batch
 from cnn_datasets.idx import write_idx
 from cnn_datasets.manifest import DatasetInfo, FileInfo
 
-from autograder.assignments import TRAINING
-from autograder.results import GRADER_LACKS, GradeReport, TestResult
-from autograder.runner import run_tests
+from autograder.core.assignments import TRAINING
+from autograder.core.results import GRADER_LACKS, GradeReport, TestResult
+from autograder.core.runner import run_tests
 
 # This module's torch work runs on one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -194,7 +194,7 @@ def test_checkpoint_tests_skip_when_the_grader_has_no_test_set(lenet_submission,
     kit.mkdir()
     for folder_name in ("assignments", "reference"):
         (kit / folder_name).symlink_to(TRAINING.student_dir.parent.parent / folder_name)
-    monkeypatch.setattr("autograder.assignments.KIT_ROOT", kit)
+    monkeypatch.setattr("autograder.core.assignments.KIT_ROOT", kit)
     report = run_tests(TRAINING, folder, hidden=True, extra_args=("-k", "checkpoint_accuracy"))
     assert len(report.tests) == 8, report.output
     for test in report.tests:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from autograder.assignments import TRAINING
-from autograder.implementation import LocalImplementation
+from autograder.core.assignments import TRAINING
+from autograder.core.implementation import LocalImplementation
 
 # This module's torch work runs on one thread (see tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

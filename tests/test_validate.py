@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from cnn_reference.layers.bugs import BUGS, get_bug
 
-from autograder import validate
-from autograder.assignments import LAYERS, AssignmentSpec
 from autograder.cli import build_parser
-from autograder.validate import ValidationResult, format_result, load_catalogue, validate_assignment
-from autograder.variants import Bug
+from autograder.core.assignments import LAYERS, AssignmentSpec
+from autograder.quality import validate
+from autograder.quality.validate import ValidationResult, format_result, load_catalogue, validate_assignment
+from autograder.quality.variants import Bug
 
 # Goal of the issue: the public tests alone catch at least this share of the known bugs.
 PUBLIC_MUTATION_SCORE_GOAL = 0.8
@@ -158,7 +158,7 @@ def test_every_graded_test_fails_on_some_known_bug(full_result):
 
 
 def test_degenerate_submissions_score_at_most_their_honest_part(full_result):
-    from autograder.degenerate import DEGENERATES
+    from autograder.quality.degenerate import DEGENERATES
 
     results = {degenerate.name: degenerate for degenerate in full_result.degenerates}
     assert list(results) == [degenerate.name for degenerate in DEGENERATES]
@@ -186,8 +186,8 @@ def test_a_degenerate_submission_above_its_allowance_fails_the_validation(full_r
 
 
 def test_degenerate_submissions_are_written_from_the_reference(tmp_path):
-    from autograder.degenerate import DEGENERATES, write_degenerate, write_honest_part
-    from autograder.implementation import LocalImplementation
+    from autograder.core.implementation import LocalImplementation
+    from autograder.quality.degenerate import DEGENERATES, write_degenerate, write_honest_part
 
     forward_only = next(degenerate for degenerate in DEGENERATES if degenerate.name == "forward-only")
     cheat = LocalImplementation(LAYERS, write_degenerate(LAYERS, forward_only, tmp_path / "cheat"), label="cheat")

@@ -7,9 +7,9 @@ here, a sandboxed submission when the autograder runs the same tests.
 import numpy as np
 import pytest
 
-from autograder.gradcheck import fix_first_note
-from autograder.implementation import CopiedInputs
-from autograder.plugin import implementation_for
+from autograder.core.gradcheck import fix_first_note
+from autograder.core.implementation import CopiedInputs
+from autograder.core.plugin import implementation_for
 
 
 @pytest.fixture(scope="session")

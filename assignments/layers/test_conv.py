@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close, check_gradient, forward_of
+from autograder.core.gradcheck import assert_close, check_gradient, forward_of
 
 pytestmark = pytest.mark.part("conv")
 

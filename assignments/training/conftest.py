@@ -9,7 +9,7 @@ other functions of probes.py through it, never your modules directly.
 import numpy as np
 import pytest
 
-from autograder.plugin import implementation_for
+from autograder.core.plugin import implementation_for
 
 
 @pytest.fixture(scope="session")

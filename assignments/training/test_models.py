@@ -9,7 +9,7 @@ as you like.
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close
+from autograder.core.gradcheck import assert_close
 
 LENET_FILLED_OUTPUT = np.array(
     [

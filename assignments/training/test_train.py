@@ -7,7 +7,7 @@ can be computed by hand (numpy below), so a mismatch points at the loop itself.
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close
+from autograder.core.gradcheck import assert_close
 
 pytestmark = pytest.mark.part("training")
 

@@ -2,7 +2,7 @@
 
 Prints a table and returns True when every target is met:
 - grading the reference layers submission (public and hidden tests, sandbox included,
-  through autograder.grading as the grade command does): at most 15 s of wall time;
+  through autograder.grading.grade as the grade command does): at most 15 s of wall time;
 - the sandbox's overhead over running the same tests in-process (run_tests without
   sandbox), the median over REPEATS rounds of the ratio of a round's two runs: at most 25%;
 - batch grading 100 submissions with --jobs 2: at most 10 minutes, measured for real;
@@ -37,11 +37,12 @@ from pathlib import Path
 import numpy as np
 from timing import paired_ratio, round_ratios
 
-from autograder import batch, sandbox_process
-from autograder.assignments import LAYERS, AssignmentSpec, FunctionSpec
-from autograder.grading import grade_submission
-from autograder.runner import run_tests
-from autograder.sandbox import DEFAULT_TIME_BUDGET, SandboxImplementation
+from autograder.core.assignments import LAYERS, AssignmentSpec, FunctionSpec
+from autograder.core.runner import run_tests
+from autograder.grading import batch
+from autograder.grading.grade import grade_submission, run_sandboxed
+from autograder.sandbox import process as sandbox_process
+from autograder.sandbox.grader import DEFAULT_TIME_BUDGET, SandboxImplementation
 
 GRADE_TARGET_S = 15.0
 OVERHEAD_TARGET = 0.25
@@ -159,7 +160,7 @@ def count_calls() -> int:
 
     SandboxImplementation._call = counting
     try:
-        run_tests(LAYERS, LAYERS.reference_dir, hidden=LAYERS.hidden_tests_dir.is_dir(), sandbox=True)
+        run_sandboxed(LAYERS, LAYERS.reference_dir, hidden=LAYERS.hidden_tests_dir.is_dir())
     finally:
         SandboxImplementation._call = original
     return counter["calls"]
@@ -181,9 +182,9 @@ def grade_and_compare(repeats: int = REPEATS) -> tuple[float, list[float], list[
             grade.append(time.perf_counter() - started)
             assert report.score == report.max_score > 0, report.output
             tests = len(report.tests)
-            for sandbox, samples in ((True, sandboxed), (False, local)):
+            for run, samples in ((run_sandboxed, sandboxed), (run_tests, local)):
                 started = time.perf_counter()
-                report = run_tests(LAYERS, LAYERS.reference_dir, hidden=hidden, sandbox=sandbox)
+                report = run(LAYERS, LAYERS.reference_dir, hidden=hidden)
                 samples.append(time.perf_counter() - started)
                 assert report.score == report.max_score, report.output
     return statistics.median(grade), sandboxed, local, tests

@@ -62,7 +62,7 @@ from cnn_reference.layers.pooling import (
 )
 from timing import paired_ratio
 
-from autograder.gradcheck import relative_error
+from autograder.core.gradcheck import relative_error
 
 # (x shape, w shape, stride, pad): the shapes the course's networks use.
 CONV_CASES = [

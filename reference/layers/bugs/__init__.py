@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from autograder.assignments import LAYERS
-from autograder.implementation import LocalImplementation
-from autograder.variants import Bug, Catalogue, Scenario
-from autograder.variants import materialize as _materialize
+from autograder.core.assignments import LAYERS
+from autograder.core.implementation import LocalImplementation
+from autograder.quality.variants import Bug, Catalogue, Scenario
+from autograder.quality.variants import materialize as _materialize
 
 from .batchnorm_bugs import BUGS as _BATCHNORM
 from .conv_bugs import BUGS as _CONV

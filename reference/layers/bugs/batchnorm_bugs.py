@@ -1,6 +1,6 @@
 """Known mistakes in batchnorm.py: batch normalization, plain and spatial."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 _RUNNING_UPDATE = """        bn_param["running_mean"] = momentum * running_mean + (1 - momentum) * mean
         bn_param["running_var"] = momentum * running_var + (1 - momentum) * var

@@ -1,6 +1,6 @@
 """Known mistakes in conv.py: the naive convolution and the shared output-size helper."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 BUGS = (
     Bug(

@@ -1,6 +1,6 @@
 """Known mistakes in dropout.py: inverted dropout."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 _DRAW = """    rng = np.random.default_rng(seed)
     keep = rng.random(x.shape) < p

@@ -1,6 +1,6 @@
 """Known mistakes in im2col.py: the unfolding, its adjoint and the convolution built on them."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 BUGS = (
     Bug(

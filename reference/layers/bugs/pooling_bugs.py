@@ -1,6 +1,6 @@
 """Known mistakes in pooling.py: max and average pooling, naive and vectorized."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 BUGS = (
     Bug(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.variants import outputs_match
+from autograder.quality.variants import outputs_match
 
 Probe = Callable[[Any], dict[str, Any]]
 

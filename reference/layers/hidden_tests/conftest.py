@@ -15,11 +15,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from autograder.assignments import LAYERS
-from autograder.gradcheck import VALUE_TOLERANCE, assert_close, fix_first_note
-from autograder.implementation import CopiedInputs, LocalImplementation
-from autograder.plugin import implementation_for
-from autograder.variants import describe_known_mistakes
+from autograder.core.assignments import LAYERS
+from autograder.core.gradcheck import VALUE_TOLERANCE, assert_close, fix_first_note
+from autograder.core.implementation import CopiedInputs, LocalImplementation
+from autograder.core.plugin import implementation_for
+from autograder.quality.variants import describe_known_mistakes
 
 Scenario = Callable[[object], dict[str, np.ndarray]]
 

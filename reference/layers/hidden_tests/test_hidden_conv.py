@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from cnn_reference.layers.hidden_tests.cases import CONV_CASES, random_arrays
 
-from autograder.gradcheck import GRADIENT_TOLERANCE, forward_of, numeric_gradient
+from autograder.core.gradcheck import GRADIENT_TOLERANCE, forward_of, numeric_gradient
 
 pytestmark = pytest.mark.part("conv")
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autograder.assignments import TRAINING
-from autograder.variants import Bug
-from autograder.variants import materialize as _materialize
+from autograder.core.assignments import TRAINING
+from autograder.quality.variants import Bug
+from autograder.quality.variants import materialize as _materialize
 
 from .model_bugs import BUGS as _MODELS
 from .train_bugs import BUGS as _TRAIN

@@ -1,6 +1,6 @@
 """Known mistakes in models.py: LeNet-5, the residual block and the ResNet."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 BUGS = (
     Bug(

@@ -1,6 +1,6 @@
 """Known mistakes in train.py: the training loop and the evaluation."""
 
-from autograder.variants import Bug
+from autograder.quality.variants import Bug
 
 BUGS = (
     Bug(

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import autograder.assignments
-from autograder.assignments import TRAINING
-from autograder.implementation import LocalImplementation
-from autograder.plugin import implementation_for
-from autograder.results import GRADER_LACKS
+import autograder.core.assignments
+from autograder.core.assignments import TRAINING
+from autograder.core.implementation import LocalImplementation
+from autograder.core.plugin import implementation_for
+from autograder.core.results import GRADER_LACKS
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +38,7 @@ def data_roots() -> list[Path]:
     from cnn_datasets import data_dir
 
     roots = [data_dir()]
-    shared = autograder.assignments.KIT_ROOT.parent / "shared" / "datasets"  # looked up now, not at import
+    shared = autograder.core.assignments.KIT_ROOT.parent / "shared" / "datasets"  # looked up now, not at import
     if shared.is_dir():
         roots.append(shared)
     return roots

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close
+from autograder.core.gradcheck import assert_close
 
 CASES = {
     "lenet-mnist": ("LeNet5", {}, (3, 1, 28, 28), "lenet"),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from autograder.gradcheck import assert_close
+from autograder.core.gradcheck import assert_close
 
 pytestmark = pytest.mark.part("training")
 

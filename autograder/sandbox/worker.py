@@ -1,0 +1,501 @@
+"""The sandbox worker: runs one submission's functions for the grader, one call at a time.
+
+autograder/sandbox/process.py starts this file once per grader process (and worker
+environment) as the *zygote*:
+
+    python -S -I -B -u autograder/sandbox/worker.py BOOTSTRAP_JSON
+
+-S -I means no site module, no .pth files (so not the kit's editable install), no
+PYTHON* variables and no script folder on sys.path: nothing of the kit is importable.
+The bootstrap gives the exact sys.path (the standard library and the environment's
+site-packages), the paths of this file's two companions, autograder/sandbox/wire.py and
+autograder/sandbox/jail.py, which are loaded by path, and a socket. The zygote imports
+numpy, then forks one worker per request on the socket (serve_forks); it never runs
+student code. A forked worker gets its own request and reply pipes and capture file
+(stdout and stderr) with the request, and waits, bare, for its start message, or
+ends at the pipe's end-of-file (the grader dropped it). The conversation, each
+message one wire frame:
+
+    grader -> worker   {"op": "start", "plan", "files", "helpers", "functions", ...}
+    worker -> grader   {"op": "importing", "file"}   before importing each student file
+    worker -> grader   {"op": "ready", "failures", "notes", "reduced"}
+    grader -> worker   {"op": "call", "seq", "fn", "args", "kwargs", "release"}
+    worker -> grader   {"seq", "ok": [one node per return value]} or {"seq", "error": {...}},
+                       plus "m" (arguments the call modified in place) and "c" (dicts and
+                       lists it changed), so the grader can mirror both into its own objects.
+
+The grader trusts nothing it receives: student code runs in this process and can
+rewrite any of it. What this file guarantees is only the honest case, fast.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import importlib.util
+import itertools
+import json
+import os
+import socket
+import sys
+import time
+import traceback
+import types
+from collections import OrderedDict
+from typing import Any
+
+PACKAGE = "submission"
+_MISSING = object()
+
+
+class CallRefused(Exception):
+    """The call cannot run: its file did not load, the function is missing, or a cache expired."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _load_companion(name: str, path: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001, S110 - the student may have replaced or closed the streams
+            pass
+
+
+def _error_text(error: BaseException) -> str:
+    """The exception with its traceback, at most a few thousand characters (the end, where the cause is)."""
+    try:
+        text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    except BaseException:  # noqa: BLE001 - a hostile exception may break formatting
+        text = f"{type(error).__name__} (its traceback could not be formatted)"
+    return text if len(text) <= 4000 else "...\n" + text[-4000:]
+
+
+def _frames_text(error: BaseException) -> str:
+    """The traceback of an exception raised by a student function: its frames, without this file's."""
+    try:
+        frames = traceback.format_tb(error.__traceback__.tb_next)
+        text = "Traceback (most recent call last):\n" + "".join(frames) if frames else ""
+    except BaseException:  # noqa: BLE001 - a hostile traceback may break formatting
+        text = ""
+    return text if len(text) <= 4000 else "...\n" + text[-4000:]
+
+
+def _snapshot(container: Any) -> list:
+    return list(container.items()) if type(container) is dict else list(container)
+
+
+def _containers(decoder: Any) -> list[tuple[int, Any, list]]:
+    """(number, object, snapshot) of each dict and list among a request's arguments, to find later changes."""
+    return [(i, obj, _snapshot(obj)) for i, obj in enumerate(decoder.known) if type(obj) in (dict, list)]
+
+
+def _changed(container: Any, snapshot: list) -> bool:
+    if len(container) != len(snapshot):
+        return True
+    if type(container) is dict:
+        return any(container.get(key, _MISSING) is not value for key, value in snapshot)
+    return any(now is not before for now, before in zip(container, snapshot))
+
+
+class Worker:
+    """Holds the imported submission and the caches of its forward passes; answers calls."""
+
+    def __init__(self, wire: types.ModuleType, reader: Any, reply_fd: int, config: dict) -> None:
+        self.wire = wire
+        self.reader = reader
+        self.reply_fd = reply_fd
+        self.functions: dict[str, list] = config["functions"]  # name -> [file, returns]
+        self.cache_limit: int = config["cache_limit"]
+        self.caches: OrderedDict[int, Any] = OrderedDict()
+        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache:
+        # a later call through the cache may change them, and the caller must see it, as in-process.
+        self.cache_inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
+        self.next_cache = 1
+        self.failures: dict[str, str] = {}
+        self.modules: dict[str, types.ModuleType] = {}
+        self.pid = os.getpid()
+
+    def send(self, message: dict, encoder: Any = None) -> None:
+        if os.getpid() != self.pid:  # a child forked by student code must never answer for us
+            os._exit(0)
+        self.wire.write_frame(self.reply_fd, (encoder or self.wire.Encoder()).frame(message))
+
+    # --- loading the submission ---------------------------------------------------------
+
+    def load(self, files: list[str], skip: dict[str, str], work_dir: str) -> None:
+        """Import each allow-listed file as a submodule of one package, so relative imports work."""
+        package = types.ModuleType(PACKAGE)
+        package.__path__ = [work_dir]
+        sys.modules[PACKAGE] = package
+        for file_name in files:
+            if file_name in skip:
+                self.failures[file_name] = skip[file_name]
+                continue
+            if not os.path.isfile(os.path.join(work_dir, file_name)):
+                self.failures[file_name] = f"{file_name} was not submitted"
+                continue
+            self.send({"op": "importing", "file": file_name})
+            try:
+                self.modules[file_name] = importlib.import_module(f"{PACKAGE}.{file_name[:-3]}")
+            except BaseException as error:  # noqa: BLE001 - SystemExit at import time is a broken file too
+                self.failures[file_name] = _error_text(error)
+        _flush_output()
+
+    # --- calls ----------------------------------------------------------------------------
+
+    def cache_for(self, handle: Any) -> Any:
+        try:
+            value = self.caches[handle]
+        except (KeyError, TypeError):
+            raise CallRefused(
+                "cache",
+                f"the cache passed in is no longer held by the sandbox (it keeps the last {self.cache_limit}); "
+                "call the forward function again",
+            ) from None
+        self.caches.move_to_end(handle)
+        return value
+
+    def keep_cache(self, value: Any) -> list:
+        handle = self.next_cache
+        self.next_cache += 1
+        self.caches[handle] = value
+        if len(self.caches) > self.cache_limit:
+            evicted, _ = self.caches.popitem(last=False)
+            self.cache_inputs.pop(evicted, None)
+        return ["h", handle]
+
+    def remember_inputs(self, nodes: list, arrays: list) -> None:
+        """Snapshot the array arguments of a call whose caches were kept (see cache_inputs)."""
+        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == "h"]
+        if handles and arrays:
+            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
+            for handle in handles:
+                self.cache_inputs[handle] = inputs
+
+    def changed_cache_inputs(self, handles: list, encoder: Any) -> list:
+        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
+        changed = []
+        for handle in handles:
+            inputs = self.cache_inputs.get(handle, ())
+            for position, (index, array, before) in enumerate(inputs):
+                now = array.tobytes()
+                if now != before:
+                    changed.append([handle, index, encoder.array(array)])
+                    inputs[position] = (index, array, now)
+        return changed
+
+    def function(self, name: str) -> Any:
+        entry = self.functions.get(name)
+        if entry is None:
+            raise CallRefused("load", f"{name} is not a graded function")
+        file_name = entry[0]
+        if file_name in self.failures:
+            raise CallRefused("load", f"{file_name} could not be loaded:\n{self.failures[file_name]}")
+        try:
+            function = getattr(self.modules[file_name], name, None)
+        except BaseException as error:  # noqa: BLE001 - a module __getattr__ may raise anything
+            raise CallRefused("load", f"looking up {name} in {file_name} failed:\n{_error_text(error)}") from None
+        if not callable(function):
+            raise CallRefused("load", f"{file_name} defines no function named {name}")
+        return function
+
+    def encode_returns(self, result: Any, returns: list[str], encoder: Any) -> list:
+        """One node per declared return value; whatever is not of the declared kind is described, not sent."""
+        describe = self.wire.describe
+        if len(returns) == 1:
+            values = (result,)
+        elif type(result) in (tuple, list) and len(result) == len(returns):
+            values = tuple(result)
+        else:
+            raise CallRefused(
+                "returns",
+                f"returned {describe(result)}; expected a tuple of {len(returns)} values ({', '.join(returns)})",
+            )
+        nodes = []
+        for kind, value in zip(returns, values):
+            if kind == "array":
+                exact_float = type(value) is self.wire.np.ndarray and value.dtype.kind == "f"
+                nodes.append(encoder.encode(value) if exact_float else ["x", describe(value)])
+            elif kind == "cache":
+                nodes.append(self.keep_cache(value))
+            else:  # 'json': plain values; the grader checks what came
+                nodes.append(encoder.encode(value))
+        return nodes
+
+    def exception_reply(self, error: BaseException, frames: str, encoder: Any) -> dict:
+        kind = type(error)
+        try:
+            message = str(error)
+        except BaseException:  # noqa: BLE001
+            message = "(str() of the exception failed)"
+        try:
+            arguments = encoder.encode(tuple(error.args))
+        except BaseException:  # noqa: BLE001
+            arguments = None
+        return {
+            "kind": "exception",
+            "type": str(getattr(kind, "__qualname__", "Exception"))[:100],
+            "bases": [base.__name__ for base in kind.__mro__ if base.__module__ == "builtins"],
+            "args": arguments,
+            "message": message[:10_000],
+            "traceback": frames,
+        }
+
+    def answer(self, frame: Any) -> None:
+        message = frame.message
+        reply: dict[str, Any] = {"seq": message.get("seq")}
+        wire = self.wire
+        try:
+            if message["release"]:
+                for handle in message["release"]:
+                    self.caches.pop(handle, None)
+                    self.cache_inputs.pop(handle, None)
+            used_handles: list = []
+
+            def cache_of(handle: Any) -> Any:
+                value = self.cache_for(handle)
+                used_handles.append(handle)
+                return value
+
+            decoder = wire.Decoder(frame, track=True, decode_handle=cache_of)
+            args = decoder.decode(message["args"])
+            kwargs = {str(name): decoder.decode(node) for name, node in message["kwargs"]} if message["kwargs"] else {}
+            function = self.function(message["fn"])
+            returns = self.functions[message["fn"]][1]
+        except CallRefused as refused:
+            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+            self.send(reply)
+            return
+        if message.get("perturb") is not None:
+            self.answer_perturbed(function, args, message["perturb"], returns, reply, frame, decoder)
+            return
+        # What the call may change in place: the request's arrays (compared byte for byte
+        # with a snapshot of the frame) and its dicts and lists (compared by identity).
+        snapshot = bytes(frame.buffer) if decoder.arrays else b""
+        containers = _containers(decoder)
+        try:
+            result = function(*args, **kwargs)
+            error = frames = None
+        except BaseException as raised:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are the student's too
+            result, error = None, raised
+            # Format the traceback now, then drop the frames' locals: after a MemoryError
+            # they may hold most of the memory the reply needs.
+            frames = _frames_text(raised)
+            traceback.clear_frames(raised.__traceback__)
+        _flush_output()
+        encoder = wire.Encoder(known={id(obj): i for i, obj in enumerate(decoder.known)}, lenient=True)
+        try:
+            if error is None:
+                reply["ok"] = self.encode_returns(result, returns, encoder)
+                self.remember_inputs(reply["ok"], decoder.arrays)
+            else:
+                reply["error"] = self.exception_reply(error, frames, encoder)
+        except CallRefused as refused:
+            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+        mutated = []
+        for array, index, blob in decoder.arrays:
+            start, length = frame.spans[blob]
+            if frame.buffer[start : start + length] != snapshot[start : start + length]:
+                mutated.append([index, encoder.array(array)])
+        if mutated:
+            reply["m"] = mutated
+        changed_inputs = self.changed_cache_inputs(used_handles, encoder)
+        if changed_inputs:
+            reply["mh"] = changed_inputs
+        changed = []
+        for index, container, before in containers:
+            if _changed(container, before):
+                if type(container) is dict:
+                    changed.append([index, encoder.dict_node(container)])
+                else:
+                    changed.append([index, ["l", [encoder.encode(item, 1) for item in container]]])
+        if changed:
+            reply["c"] = changed
+        self.send(reply, encoder)
+
+    def answer_perturbed(
+        self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict, frame: Any, decoder: Any
+    ) -> None:
+        """Value `take` of `function` with arguments[wrt] moved by +step and -step at each entry, stacked.
+
+        For numeric gradients: no caches kept, no in-place changes sent back, since
+        every evaluation gets a fresh copy of the perturbed argument. perturb["entries"]
+        ([first, stop], flat indices) limits the batch to part of the entries: the grader
+        gives the rest to a second worker, which starts from the arguments as sent. With
+        perturb["settle"], an evaluation that changes the other arguments (a dict entry,
+        an array in place) makes this worker go on to the last entry itself, since the
+        next evaluation in one process would have seen the change; reply["covered"]
+        says where it stopped.
+        """
+        np, describe = self.wire.np, self.wire.describe
+        wrt, take, step = int(perturb["wrt"]), int(perturb["take"]), float(perturb["step"])
+        encoder = self.wire.Encoder(lenient=True)
+        point = arguments[wrt]
+        first, stop = perturb.get("entries") or (0, point.size)
+        first, stop = max(0, int(first)), min(point.size, int(stop))
+        before = None
+        if perturb.get("settle"):
+            before = (bytes(frame.buffer), _containers(decoder))
+        outputs = None
+        capacity = (point.size if before is not None else stop) - first
+        entry = first
+        try:
+            for index in itertools.islice(np.ndindex(point.shape), first, None):
+                if entry >= stop:
+                    break
+                for sign_position, sign in enumerate((1.0, -1.0)):
+                    moved = point.copy()
+                    moved[index] += sign * step
+                    try:
+                        result = function(*arguments[:wrt], moved, *arguments[wrt + 1 :])
+                    except BaseException as raised:  # noqa: BLE001 - SystemExit and the like are the student's too
+                        frames = _frames_text(raised)
+                        traceback.clear_frames(raised.__traceback__)
+                        reply["error"] = self.exception_reply(raised, frames, encoder)
+                        return
+                    if len(returns) > 1:
+                        if type(result) not in (tuple, list) or len(result) != len(returns):
+                            raise CallRefused("returns", f"returned {describe(result)}; expected {len(returns)} values")
+                        result = result[take]
+                    if type(result) is not np.ndarray or result.dtype.kind != "f":
+                        reply["ok"] = [["x", describe(result)]]
+                        return
+                    if outputs is None:
+                        outputs = np.empty((2 * capacity, *result.shape))
+                    if result.shape != outputs.shape[1:]:
+                        raise CallRefused(
+                            "returns",
+                            f"returned shape {result.shape} after shape {outputs.shape[1:]} for the same call",
+                        )
+                    outputs[2 * (entry - first) + sign_position] = result
+                entry += 1
+                if before is not None and (
+                    frame.buffer != before[0] or any(_changed(obj, snapshot) for _, obj, snapshot in before[1])
+                ):
+                    stop, before = point.size, None
+            covered = outputs[: 2 * (entry - first)] if outputs is not None else np.empty((0,))
+            reply["ok"] = [encoder.encode(covered)]
+            reply["covered"] = entry - first
+        except CallRefused as refused:
+            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+        finally:
+            _flush_output()
+            self.send(reply, encoder)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                frame = self.reader.read()
+            except EOFError:
+                return
+            try:
+                self.answer(frame)
+            except BaseException as error:  # noqa: BLE001 - the worker must outlive its own failures
+                failure = {"kind": "internal", "message": _error_text(error)}
+                self.send({"seq": frame.message.get("seq"), "error": failure})
+
+
+def _wait_for(pid: int, timeout: float) -> int | None:
+    """Reap a forked worker: its exit status as subprocess gives it, or None if it runs on past timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reaped, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return None
+        if reaped:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.0005)
+
+
+def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
+    """The zygote (see autograder/sandbox/process.py): fork a bare worker for each request of the grader.
+
+    Returns only in a forked worker, with its request and reply pipes; the zygote itself
+    exits when the grader closes the socket.
+    """
+    control = socket.socket(fileno=bootstrap["control_fd"])
+    jail.die_with_parent(bootstrap["parent_pid"])
+    marker = os.environb[bootstrap["marker_variable"].encode()]
+    while True:
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 4096, 3)
+        except OSError:
+            os._exit(0)
+        if not data:  # the grader has gone
+            os._exit(0)
+        request = json.loads(data)
+        if request["op"] == "fork" and len(fds) == 3:
+            try:
+                pid = os.fork()
+            except OSError as error:  # out of processes or memory: this worker fails, the zygote goes on
+                pid, answer = -1, {"error": f"fork failed: {error}"}
+            if pid == 0:
+                control.close()
+                os.setsid()
+                request_fd, reply_fd, output_fd = fds
+                os.dup2(output_fd, 1)
+                os.dup2(output_fd, 2)
+                os.close(output_fd)
+                # Its own marker, in its own copy of the environment block, where /proc shows it.
+                jail.overwrite_environment_value(bootstrap["marker_variable"], marker, request["marker"].encode())
+                return request_fd, reply_fd
+            if pid > 0:
+                answer = {"pid": pid}
+        elif request["op"] == "wait":
+            answer = {"status": _wait_for(int(request["pid"]), float(request["timeout"]))}
+        else:
+            answer = {"error": f"unknown request {str(request)[:100]}"}
+        for fd in fds:
+            os.close(fd)
+        control.send(json.dumps(answer).encode())
+
+
+def main() -> None:
+    bootstrap = json.loads(sys.argv[1])
+    sys.path[:] = bootstrap["sys_path"]
+    wire = _load_companion("cnnkit_wire", bootstrap["wire"])
+    jail = _load_companion("cnnkit_jail", bootstrap["jail"])
+    request_fd, reply_fd = serve_forks(jail, bootstrap)
+    parent = os.getppid()  # the zygote, which dies with the grader
+    os.set_blocking(request_fd, False)  # so that reads spin before sleeping: wire.SPIN_SECONDS
+    reader = wire.FrameReader(request_fd)
+    try:
+        config = reader.read().message
+    except EOFError:  # a worker that was never given a submission: its grader has ended it
+        os._exit(0)
+    plan = config["plan"]
+    try:
+        files = {name: base64.b64decode(text) for name, text in config["files"].items()}
+        helpers = {name: base64.b64decode(text) for name, text in config["helpers"].items()}
+        artifacts = config["artifacts"]
+        files.update(jail.read_artifacts(artifacts["directory"], artifacts["names"], artifacts["limit"]))
+        confined = jail.confine(plan, files, helpers, parent)
+    except BaseException as error:  # noqa: BLE001 - report why the sandbox could not be built
+        wire.write_frame(reply_fd, wire.Encoder().frame({"op": "failed", "message": _error_text(error)}))
+        os._exit(70)
+    del files, helpers
+    sys.path[:0] = [plan["work_dir"], plan["helper_dir"]]
+    worker = Worker(wire, reader, reply_fd, config)
+    worker.load(config["files_in_order"], config["skip"], plan["work_dir"])
+    worker.send({"op": "ready", "failures": worker.failures, **confined})
+    del config
+    worker.serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

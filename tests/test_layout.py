@@ -1,0 +1,66 @@
+"""The engine's layout: its import rules hold, and breaking one fails `make test`.
+
+The rules live in pyproject.toml ([tool.importlinter]) and `make test` runs
+lint-imports on the kit. These tests run the same tool on copies of the engine
+with one rule broken, so a rule that can no longer fail is noticed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder.core.assignments import KIT_ROOT
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(engine_parent: Path) -> subprocess.CompletedProcess:
+    """lint-imports with the kit's contracts, on the `autograder` package found in engine_parent."""
+    env = {**os.environ, "PYTHONPATH": str(engine_parent)}
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(KIT_ROOT / "pyproject.toml")],
+        cwd=engine_parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def engine_copy(tmp_path: Path) -> Path:
+    """A copy of autograder/ (its Python files) in tmp_path, found before the kit's own."""
+    shutil.copytree(KIT_ROOT / "autograder", tmp_path / "autograder", ignore=shutil.ignore_patterns("templates"))
+    return tmp_path
+
+
+def test_the_kit_keeps_its_import_rules(tmp_path):
+    result = lint_imports(tmp_path)  # nothing planted: the kit's own engine
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "planted", "broken"),
+    [
+        # core is what a student release ships: it must not reach the grader's side.
+        ("core/check.py", "from autograder.grading.grade import run_sandboxed", "layered"),
+        ("core/gradcheck.py", "import cnn_reference.layers.conv", "never imports the reference"),
+        ("sandbox/grader.py", "from autograder.quality.variants import Bug", "layered"),
+        ("sandbox/worker.py", "import pytest", "standard library and numpy only"),
+        ("sandbox/wire.py", "from autograder.core import results", "standard library and numpy only"),
+    ],
+)
+def test_a_broken_import_rule_fails(engine_copy, module, planted, broken):
+    path = engine_copy / "autograder" / module
+    path.write_text(f"{planted}  # noqa\n" + path.read_text())
+    result = lint_imports(engine_copy)
+    assert result.returncode != 0, result.stdout
+    broken_lines = result.stdout.split("Broken contracts")[-1]
+    assert broken in result.stdout and module.replace("/", ".").removesuffix(".py") in broken_lines, result.stdout
