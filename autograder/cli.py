@@ -39,14 +39,17 @@ def _shipped(module_name: str) -> bool:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser of every command; only `command`'s module is imported (all of them when None)."""
+    """The parser of every command, with the arguments of `command` only: no other command's module is imported.
+
+    Without a command (`python -m autograder --help`) nothing is imported beyond this file.
+    """
     parser = argparse.ArgumentParser(prog="python -m autograder", description="The CNN assignment kit's engine.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         if not _shipped(module_name):
             continue
         subparser = commands.add_parser(name, help=help_text, description=help_text)
-        if command is None or name == command:
+        if name == command:
             module = importlib.import_module(module_name)
             module.add_arguments(subparser)
             subparser.set_defaults(handler=module.run)
@@ -56,7 +59,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
-    args = build_parser(chosen if chosen in COMMANDS else None).parse_args(argv)
+    args = build_parser(chosen).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except ValueError as error:

@@ -64,3 +64,31 @@ def test_a_broken_import_rule_fails(engine_copy, module, planted, broken):
     assert result.returncode != 0, result.stdout
     broken_lines = result.stdout.split("Broken contracts")[-1]
     assert broken in result.stdout and module.replace("/", ".").removesuffix(".py") in broken_lines, result.stdout
+
+
+def _modules_loaded_by(*argv: str) -> set[str]:
+    """The modules `python -m autograder ARGV` has imported by the time it exits."""
+    code = (
+        "import runpy, sys\n"
+        f"sys.argv = ['autograder', *{list(argv)!r}]\n"
+        "try:\n"
+        "    runpy.run_module('autograder', run_name='__main__')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('\\n'.join(sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=KIT_ROOT)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split("\n"))
+
+
+def test_the_command_line_imports_only_the_command_it_runs():
+    # Finding whether a command's module is shipped imports its package's __init__ (a docstring), no more.
+    modules = {name for name in _modules_loaded_by("--help") if name.startswith("autograder.")}
+    assert {name for name in modules if name.count(".") > 1} == set(), modules
+    assert {"autograder.cli", "autograder.core"} <= modules
+    check = _modules_loaded_by("check", "--help")
+    assert "autograder.core.check" in check
+    staff_packages = {"sandbox", "grading", "quality", "builders"}
+    staff = sorted(name for name in check if name.count(".") > 1 and name.split(".")[1] in staff_packages)
+    assert not staff and "torch" not in check, staff

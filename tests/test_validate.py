@@ -110,7 +110,7 @@ def test_an_uncatchable_or_stale_variant_fails_the_validation(injected_result):
 
 
 def _args(*argv: str) -> argparse.Namespace:
-    return build_parser().parse_args(["validate", *argv])
+    return build_parser("validate").parse_args(["validate", *argv])
 
 
 def test_exit_codes(monkeypatch, capsys):

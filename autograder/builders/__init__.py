@@ -1,0 +1,1 @@
+"""What the staff hand out: the student release, the Gradescope bundle and the nbgrader and Otter exports."""

@@ -1,0 +1,1 @@
+"""What a student release ships: everything `python -m autograder check` and the public tests need."""
