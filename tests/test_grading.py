@@ -233,6 +233,24 @@ def _busy_descendant(pid: int, cpu_seconds: float) -> bool:
     return False
 
 
+def test_batch_keeps_the_points_graded_before_a_submission_ran_out_of_time(tmp_path):
+    # batchnorm's test passes first; conv_forward_naive then hangs past the submission's time in the batch.
+    submissions = tmp_path / "submissions"
+    submissions.mkdir()
+    attacked_submission(submissions / "conv_hangs", "every_function_hangs", files=("conv.py",))
+    grades = tmp_path / "grades.csv"
+    args = ["batch", str(submissions), "--assignment", "layers", "--out", str(grades), "-k", QUICK]
+    assert main([*args, "--call-timeout", "300", "--submission-timeout", "25"]) == 1
+    row = next(csv.DictReader(grades.open()))
+    results = load_results(tmp_path / "grades_results" / "conv_hangs" / "results.json")
+    passed = [test for test in results["tests"] if test["status"] == "passed"]
+    assert passed and all(test["name"].startswith("batchnorm") for test in passed), results["tests"]
+    assert float(row["total"]) == results["score"] == sum(test["score"] for test in passed) > 0
+    assert "longer than 25 s" in row["status"]
+    assert results["output"].startswith("Grading was interrupted (SIGTERM)"), results["output"][:300]
+    assert sorted(test["name"] for test in results["tests"]) == selected_tests(QUICK)
+
+
 def test_sigterm_writes_the_tests_graded_so_far_marked_as_interrupted(tmp_path):
     # batchnorm's test runs first and passes; conv_forward_naive then hangs for as long as the test lets it.
     submission = attacked_submission(tmp_path / "conv_hangs", "every_function_hangs", files=("conv.py",))

@@ -168,8 +168,11 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         status = f"{GRADING_TIMED_OUT} {args.submission_timeout:g} s"
     (results_dir / "grader.log").write_bytes(stdout[-20000:] + stderr[-20000:])
     seconds = time.perf_counter() - started
+    # A grader stopped for taking too long writes what it graded before SIGTERM (its results.json
+    # says it was interrupted): those points stand. A grader that failed any other way gets a 0.
+    timed_out = status.startswith(GRADING_TIMED_OUT)
     try:
-        report = json.loads(report_path.read_text()) if status == "graded" else None
+        report = json.loads(report_path.read_text()) if status == "graded" or timed_out else None
     except (OSError, ValueError):
         report = None
     if report is None:
