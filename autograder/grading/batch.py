@@ -12,8 +12,10 @@ Outputs:
   <submission>/results.json (Gradescope's format) and <submission>/report.json (every
   test with its part) for each submission.
 
-A submission whose grading process crashes or runs past --submission-timeout gets a
-results.json with score 0 that says so, and the batch goes on. The submissions
+A submission whose grading process crashes gets a results.json with score 0 that says
+so, and the batch goes on. One that runs past --submission-timeout is sent SIGTERM and
+keeps the points of the tests graded before it (its grader writes them, marked as
+interrupted); 0 only if its grader wrote nothing. The submissions
 folder and the output folder are outside every sandboxed worker's root, so no student
 code reads another student's work or grades. Where the sandbox's isolation is reduced
 (no namespaces: see autograder/sandbox/grader.py) that holds only through permissions, so
