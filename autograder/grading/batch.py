@@ -13,12 +13,10 @@ Outputs:
   test with its part) for each submission.
 
 A submission whose grading process crashes or runs past --submission-timeout gets a
-results.json with score 0 that says so, and the batch goes on. The submissions
-folder and the output folder are outside every sandboxed worker's root, so no student
-code reads another student's work or grades. Where the sandbox's isolation is reduced
-(no namespaces: see autograder/sandbox/grader.py) that holds only through permissions, so
---jobs above 1 refuses unless given --allow-reduced-isolation, and such submissions'
-status is 'graded with reduced isolation'.
+results.json with score 0 that says so, and the batch goes on. No student code
+reads another student's work or grades (the folders are outside every worker's root);
+where the sandbox's isolation is reduced, --jobs above 1 refuses unless given
+--allow-reduced-isolation (docs/sandbox.md).
 """
 
 from __future__ import annotations
