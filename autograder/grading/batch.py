@@ -15,12 +15,10 @@ Outputs:
 A submission whose grading process crashes gets a results.json with score 0 that says
 so, and the batch goes on. One that runs past --submission-timeout is sent SIGTERM and
 keeps the points of the tests graded before it (its grader writes them, marked as
-interrupted); 0 only if its grader wrote nothing. The submissions
-folder and the output folder are outside every sandboxed worker's root, so no student
-code reads another student's work or grades. Where the sandbox's isolation is reduced
-(no namespaces: see autograder/sandbox/grader.py) that holds only through permissions, so
---jobs above 1 refuses unless given --allow-reduced-isolation, and such submissions'
-status is 'graded with reduced isolation'.
+interrupted); 0 only if its grader wrote nothing. No student code reads another
+student's work or grades (the folders are outside every worker's root); where the
+sandbox's isolation is reduced, --jobs above 1 refuses unless given
+--allow-reduced-isolation (docs/sandbox.md).
 """
 
 from __future__ import annotations

@@ -2,19 +2,17 @@
 
 The submission (a folder or a .zip) is taken in by autograder/grading/intake.py, then the
 public tests and, where the kit has them, the hidden tests run against it with every
-student call in the sandbox (autograder/sandbox/grader.py). The results go to a Gradescope
+student call in the sandbox (docs/sandbox.md). The results go to a Gradescope
 results.json, and a table with per-part subtotals goes to the terminal.
 
 Whatever happens (a rejected archive, workers that all die, a fault in the kit
 itself) a valid results.json is written: on an internal failure it gives score 0 and
 says why in its output, so Gradescope shows a message instead of a crash.
 
-Grading time is bounded by the sandbox's time budget (--time-budget; see
-autograder/sandbox/grader.py): a submission that uses it up is still graded, every test
-listed, and the output starts with a line saying grading stopped early. SIGTERM (and
-Ctrl-C) also end grading with results written: the tests graded so far, the others
-listed as failed, the output's first line saying it was interrupted; the command
-then exits with 128 + the signal's number.
+Grading time is bounded by the sandbox's time budget (--time-budget); SIGTERM and
+Ctrl-C end grading with results written and exit with 128 + the signal's number. With
+reduced isolation the command exits 3 after writing results.json. All three are
+described in docs/sandbox.md.
 """
 
 from __future__ import annotations
