@@ -61,6 +61,9 @@ _NPY_MAGIC = b"\x93NUMPY"
 # replies (and the next request, in the worker) come within it, and waking a sleeping
 # process costs tens of microseconds on a virtual machine: a call's round trip halves.
 SPIN_SECONDS = 0.0002
+# The tags of the nodes that the grader and the worker also build or read themselves.
+HANDLE = "h"  # [HANDLE, id]: a cache the worker keeps
+NOT_SENT = "x"  # [NOT_SENT, description]: a value the worker could not or would not send
 
 
 class ProtocolError(Exception):
@@ -448,7 +451,7 @@ class Encoder:
 
     def _refuse(self, value: Any, why: str) -> list:
         if self._lenient:
-            return ["x", describe(value)]
+            return [NOT_SENT, describe(value)]
         raise Unencodable(f"cannot pass {describe(value)} to the sandbox: {why}")
 
     def frame(self, message: Any) -> tuple[list[Any], int]:
@@ -525,7 +528,7 @@ class Decoder:
             if type(index) is not int or not 0 <= index < len(self.known):
                 raise ProtocolError(f"a reference to object {index!r}, which does not exist")
             return self.known[index]
-        if tag == "h" and self._decode_handle is not None:
+        if tag == HANDLE and self._decode_handle is not None:
             return self._decode_handle(node[1])
         if tag == "l" and type(node[1]) is list:
             result: list = []
@@ -535,7 +538,7 @@ class Decoder:
             return result
         if tag == "n" and len(node) == 3:
             return self._scalar(node[1], node[2])
-        if tag == "x" and self._allow_opaque and type(node[1]) is str:
+        if tag == NOT_SENT and self._allow_opaque and type(node[1]) is str:
             return Opaque(node[1][:500])
         raise ProtocolError(f"an unknown or malformed value of tag {str(tag)[:20]!r}")
 
