@@ -1,4 +1,25 @@
-"""How isolated a sandbox is here: why it may be reduced, and the fallbacks for where it is."""
+"""How isolated a sandbox is here: why it may be reduced, and the fallbacks for where it is.
+
+Confinement (see jail.py): as root, the worker runs as a dedicated uid in private mount,
+IPC and network namespaces, in a root file system built from an allow-list (the
+interpreter, the standard library, shared libraries, site-packages, the submission and a
+private size-limited scratch): nothing else of the host exists for it. Limits: CPU time,
+address space, file size and core dumps per process; memory and processes of the whole
+sandbox through a control group where one can be made (else a note says so); replies
+bounded in size before they are read; a seccomp filter against namespaces, mounts,
+ptrace, keys and the like. Closing the sandbox kills every process of the uid and removes
+the control group; the IPC namespace takes the System V objects with it.
+
+Reduced isolation: without root, where unshare is refused (a container's seccomp profile),
+or with namespaces turned off ($CNNKIT_SANDBOX_NAMESPACES=0), the worker sees the host's
+files. As root it still runs as the slot uid, the kit's secrets and staged submissions are
+private to root, and closing also removes the uid's System V objects and the files it
+left in the world-writable folders. Without root it runs as the grader's own user, can
+read what that user can read and could signal the grader; the daemons it starts are found
+by a marker in their environment, which a determined student can wipe. The sandbox's
+`reduced` says why the isolation was reduced ('' when it was not), and the results say so
+(see autograder/core/runner.py).
+"""
 
 from __future__ import annotations
 

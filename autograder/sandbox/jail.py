@@ -24,7 +24,7 @@ As root (what CI and Gradescope use):
   largest attack surface.
 Without root (or where unshare is refused) there are no namespaces: the limits, the
 uid switch (as root) and the seccomp filter still apply, and the notes say that the
-isolation was reduced. See autograder/sandbox/grader.py.
+isolation was reduced. See autograder/sandbox/isolation.py.
 """
 
 from __future__ import annotations

@@ -423,7 +423,7 @@ def remove_files_of(uid: int) -> list[str]:
     return failed
 
 
-# How describe_exit's sentences start (autograder/sandbox/grader.py's FAILURE_KINDS reads them).
+# How describe_exit's sentences start (autograder/grading/class_report.py's FAILURE_KINDS reads them).
 WORKER_SILENT = "the worker stopped answering"
 WORKER_DIED = "the worker died with signal"
 WORKER_EXITED = "the worker exited with status"
