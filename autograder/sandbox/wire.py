@@ -64,6 +64,7 @@ SPIN_SECONDS = 0.0002
 # The tags of the nodes that the grader and the worker also build or read themselves.
 HANDLE = "h"  # [HANDLE, id]: a cache the worker keeps
 NOT_SENT = "x"  # [NOT_SENT, description]: a value the worker could not or would not send
+LIST = "l"  # [LIST, [items]]: a list (the worker builds one to send a changed list argument back)
 
 
 class ProtocolError(Exception):
@@ -428,7 +429,7 @@ class Encoder:
             return ["t", [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
         if kind is list:
             self._register(value)
-            return ["l", [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
+            return [LIST, [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
         if kind is dict:
             self._register(value)
             return self.dict_node(value, depth)
@@ -530,7 +531,7 @@ class Decoder:
             return self.known[index]
         if tag == HANDLE and self._decode_handle is not None:
             return self._decode_handle(node[1])
-        if tag == "l" and type(node[1]) is list:
+        if tag == LIST and type(node[1]) is list:
             result: list = []
             if self._track:
                 self.known.append(result)
@@ -564,7 +565,7 @@ class Decoder:
 
     def fill_list(self, target: list, node: Any, depth: int = 0) -> None:
         """Decode a list node into the existing list target."""
-        if type(node) is not list or len(node) != 2 or node[0] != "l" or type(node[1]) is not list:
+        if type(node) is not list or len(node) != 2 or node[0] != LIST or type(node[1]) is not list:
             raise ProtocolError("a malformed list")
         target[:] = [self.decode(item, depth + 1) for item in node[1]]
 

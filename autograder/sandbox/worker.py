@@ -85,6 +85,27 @@ def _frames_text(error: BaseException) -> str:
     return text if len(text) <= 4000 else "...\n" + text[-4000:]
 
 
+def _exception_report(protocol: types.ModuleType, error: BaseException, frames: str, encoder: Any) -> dict:
+    """The error report of a student function that raised `error`; frames: its traceback's text."""
+    kind = type(error)
+    try:
+        message = str(error)
+    except BaseException:  # noqa: BLE001
+        message = "(str() of the exception failed)"
+    try:
+        arguments = encoder.encode(tuple(error.args))
+    except BaseException:  # noqa: BLE001
+        arguments = None
+    return {
+        protocol.ERROR_KIND: protocol.RAISED,
+        protocol.EXCEPTION_TYPE: str(getattr(kind, "__qualname__", "Exception"))[:100],
+        protocol.BASES: [base.__name__ for base in kind.__mro__ if base.__module__ == "builtins"],
+        protocol.EXCEPTION_ARGS: arguments,
+        protocol.MESSAGE: message[:10_000],
+        protocol.TRACEBACK: frames,
+    }
+
+
 def _snapshot(container: Any) -> list:
     return list(container.items()) if type(container) is dict else list(container)
 
@@ -102,6 +123,74 @@ def _changed(container: Any, snapshot: list) -> bool:
     return any(now is not before for now, before in zip(container, snapshot))
 
 
+class KeptCaches:
+    """The forward-pass caches a worker keeps for the grader's handles; the least recently used go first.
+
+    For each cache it also keeps the array arguments of the call that made it, with their
+    bytes after that call: a later call through the cache may change them in place, and
+    the caller must see that, as in-process.
+    """
+
+    def __init__(self, wire: types.ModuleType, protocol: types.ModuleType, limit: int) -> None:
+        self.wire = wire
+        self.protocol = protocol
+        self.limit = limit
+        self.values: OrderedDict[int, Any] = OrderedDict()
+        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache
+        self.inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
+        self.next_handle = 1
+
+    def get(self, handle: Any) -> Any:
+        """The cache of a handle the grader sent; CallRefused where it is no longer kept."""
+        try:
+            value = self.values[handle]
+        except (KeyError, TypeError):
+            raise CallRefused(
+                self.protocol.CACHE_GONE,
+                f"the cache passed in is no longer held by the sandbox (it keeps the last {self.limit}); "
+                "call the forward function again",
+            ) from None
+        self.values.move_to_end(handle)
+        return value
+
+    def keep(self, value: Any) -> list:
+        """Keep a returned cache; its handle's wire node, for the grader."""
+        handle = self.next_handle
+        self.next_handle += 1
+        self.values[handle] = value
+        if len(self.values) > self.limit:
+            evicted, _ = self.values.popitem(last=False)
+            self.inputs.pop(evicted, None)
+        return [self.wire.HANDLE, handle]
+
+    def release(self, handles: list) -> None:
+        """Drop the caches whose handles the grader no longer holds."""
+        for handle in handles:
+            self.values.pop(handle, None)
+            self.inputs.pop(handle, None)
+
+    def remember_inputs(self, nodes: list, arrays: list) -> None:
+        """Snapshot the array arguments of a call whose caches were kept (see inputs)."""
+        handle_tag = self.wire.HANDLE
+        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == handle_tag]
+        if handles and arrays:
+            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
+            for handle in handles:
+                self.inputs[handle] = inputs
+
+    def changed_inputs(self, handles: list, encoder: Any) -> list:
+        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
+        changed = []
+        for handle in handles:
+            inputs = self.inputs.get(handle, ())
+            for position, (index, array, before) in enumerate(inputs):
+                now = array.tobytes()
+                if now != before:
+                    changed.append([handle, index, encoder.array(array)])
+                    inputs[position] = (index, array, now)
+        return changed
+
+
 class Worker:
     """Holds the imported submission and the caches of its forward passes; answers calls."""
 
@@ -113,12 +202,7 @@ class Worker:
         self.reader = reader
         self.reply_fd = reply_fd
         self.functions: dict[str, list] = config[protocol.FUNCTIONS]  # name -> [file, returns]
-        self.cache_limit: int = config[protocol.CACHE_LIMIT]
-        self.caches: OrderedDict[int, Any] = OrderedDict()
-        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache:
-        # a later call through the cache may change them, and the caller must see it, as in-process.
-        self.cache_inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
-        self.next_cache = 1
+        self.caches = KeptCaches(wire, protocol, config[protocol.CACHE_LIMIT])
         self.failures: dict[str, str] = {}
         self.modules: dict[str, types.ModuleType] = {}
         self.pid = os.getpid()
@@ -150,48 +234,6 @@ class Worker:
         _flush_output()
 
     # --- calls ----------------------------------------------------------------------------
-
-    def cache_for(self, handle: Any) -> Any:
-        try:
-            value = self.caches[handle]
-        except (KeyError, TypeError):
-            raise CallRefused(
-                self.protocol.CACHE_GONE,
-                f"the cache passed in is no longer held by the sandbox (it keeps the last {self.cache_limit}); "
-                "call the forward function again",
-            ) from None
-        self.caches.move_to_end(handle)
-        return value
-
-    def keep_cache(self, value: Any) -> list:
-        handle = self.next_cache
-        self.next_cache += 1
-        self.caches[handle] = value
-        if len(self.caches) > self.cache_limit:
-            evicted, _ = self.caches.popitem(last=False)
-            self.cache_inputs.pop(evicted, None)
-        return [self.wire.HANDLE, handle]
-
-    def remember_inputs(self, nodes: list, arrays: list) -> None:
-        """Snapshot the array arguments of a call whose caches were kept (see cache_inputs)."""
-        handle_tag = self.wire.HANDLE
-        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == handle_tag]
-        if handles and arrays:
-            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
-            for handle in handles:
-                self.cache_inputs[handle] = inputs
-
-    def changed_cache_inputs(self, handles: list, encoder: Any) -> list:
-        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
-        changed = []
-        for handle in handles:
-            inputs = self.cache_inputs.get(handle, ())
-            for position, (index, array, before) in enumerate(inputs):
-                now = array.tobytes()
-                if now != before:
-                    changed.append([handle, index, encoder.array(array)])
-                    inputs[position] = (index, array, now)
-        return changed
 
     def function(self, name: str) -> Any:
         not_loaded = self.protocol.NOT_LOADED
@@ -227,30 +269,10 @@ class Worker:
                 exact_float = type(value) is self.wire.np.ndarray and value.dtype.kind == "f"
                 nodes.append(encoder.encode(value) if exact_float else [self.wire.NOT_SENT, describe(value)])
             elif kind == "cache":
-                nodes.append(self.keep_cache(value))
+                nodes.append(self.caches.keep(value))
             else:  # 'json': plain values; the grader checks what came
                 nodes.append(encoder.encode(value))
         return nodes
-
-    def exception_reply(self, error: BaseException, frames: str, encoder: Any) -> dict:
-        kind = type(error)
-        try:
-            message = str(error)
-        except BaseException:  # noqa: BLE001
-            message = "(str() of the exception failed)"
-        try:
-            arguments = encoder.encode(tuple(error.args))
-        except BaseException:  # noqa: BLE001
-            arguments = None
-        protocol = self.protocol
-        return {
-            protocol.ERROR_KIND: protocol.RAISED,
-            protocol.EXCEPTION_TYPE: str(getattr(kind, "__qualname__", "Exception"))[:100],
-            protocol.BASES: [base.__name__ for base in kind.__mro__ if base.__module__ == "builtins"],
-            protocol.EXCEPTION_ARGS: arguments,
-            protocol.MESSAGE: message[:10_000],
-            protocol.TRACEBACK: frames,
-        }
 
     def refusal(self, refused: CallRefused) -> dict:
         """The error report of a call that could not run."""
@@ -262,13 +284,11 @@ class Worker:
         reply: dict[str, Any] = {protocol.SEQ: message.get(protocol.SEQ)}
         try:
             if message[protocol.RELEASE]:
-                for handle in message[protocol.RELEASE]:
-                    self.caches.pop(handle, None)
-                    self.cache_inputs.pop(handle, None)
+                self.caches.release(message[protocol.RELEASE])
             used_handles: list = []
 
             def cache_of(handle: Any) -> Any:
-                value = self.cache_for(handle)
+                value = self.caches.get(handle)
                 used_handles.append(handle)
                 return value
 
@@ -303,11 +323,31 @@ class Worker:
         try:
             if error is None:
                 reply[protocol.RETURNED] = self.encode_returns(result, returns, encoder)
-                self.remember_inputs(reply[protocol.RETURNED], decoder.arrays)
+                self.caches.remember_inputs(reply[protocol.RETURNED], decoder.arrays)
             else:
-                reply[protocol.ERROR] = self.exception_reply(error, frames, encoder)
+                reply[protocol.ERROR] = _exception_report(protocol, error, frames, encoder)
         except CallRefused as refused:
             reply[protocol.ERROR] = self.refusal(refused)
+        self.add_changes(reply, frame, snapshot, decoder, containers, used_handles, encoder)
+        self.send(reply, encoder)
+
+    def add_changes(
+        self,
+        reply: dict,
+        frame: Any,
+        snapshot: bytes,
+        decoder: Any,
+        containers: list,
+        used_handles: list,
+        encoder: Any,
+    ) -> None:
+        """Add to a reply what the call changed of its arguments, for the grader to mirror into its objects.
+
+        snapshot: the request frame's bytes before the call (its arrays are views into the frame);
+        containers: _containers(decoder) before the call; used_handles: the caches the call was
+        passed, whose arguments count too.
+        """
+        protocol = self.protocol
         mutated = []
         for array, index, blob in decoder.arrays:
             start, length = frame.spans[blob]
@@ -315,7 +355,7 @@ class Worker:
                 mutated.append([index, encoder.array(array)])
         if mutated:
             reply[protocol.MODIFIED] = mutated
-        changed_inputs = self.changed_cache_inputs(used_handles, encoder)
+        changed_inputs = self.caches.changed_inputs(used_handles, encoder)
         if changed_inputs:
             reply[protocol.MODIFIED_THROUGH_CACHE] = changed_inputs
         changed = []
@@ -324,10 +364,9 @@ class Worker:
                 if type(container) is dict:
                     changed.append([index, encoder.dict_node(container)])
                 else:
-                    changed.append([index, ["l", [encoder.encode(item, 1) for item in container]]])
+                    changed.append([index, [self.wire.LIST, [encoder.encode(item, 1) for item in container]]])
         if changed:
             reply[protocol.CHANGED] = changed
-        self.send(reply, encoder)
 
     def answer_perturbed(
         self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict, frame: Any, decoder: Any
@@ -368,7 +407,7 @@ class Worker:
                     except BaseException as raised:  # noqa: BLE001 - SystemExit and the like are the student's too
                         frames = _frames_text(raised)
                         traceback.clear_frames(raised.__traceback__)
-                        reply[protocol.ERROR] = self.exception_reply(raised, frames, encoder)
+                        reply[protocol.ERROR] = _exception_report(protocol, raised, frames, encoder)
                         return
                     if len(returns) > 1:
                         if type(result) not in (tuple, list) or len(result) != len(returns):
