@@ -51,6 +51,7 @@ class SubmissionFiles:
 
     @property
     def support_files(self) -> tuple[str, ...]:
+        """The kit's own modules that join the submission's package (the training assignment's probes)."""
         return tuple(getattr(self.spec, "support_files", ()))
 
     @property

@@ -86,11 +86,17 @@ class Calls:
         return next(self._seq)
 
     def request(
-        self, function: FunctionSpec, args: tuple, kwargs: dict, encode_handle: Callable | None = None, **extra: Any
+        self,
+        function: FunctionSpec,
+        args: tuple,
+        kwargs: dict,
+        encode_handle: Callable | None = None,
+        perturb: dict | None = None,
     ) -> tuple[dict, wire.Encoder]:
         """A call message and the encoder that holds its arrays (and tracks its arguments for write-back).
 
-        extra: more keys of the message (protocol.PERTURB).
+        encode_handle: turns CacheHandles into wire nodes (default: the cache book's);
+        perturb: makes it a numeric-gradient batch (see gradients.py and protocol.PERTURB).
         """
         encoder = wire.Encoder(track=True, encode_handle=encode_handle or self.caches.encode)
         try:
@@ -101,10 +107,11 @@ class Calls:
                 protocol.ARGS: encoder.encode(args),
                 protocol.KWARGS: [[str(key), encoder.encode(value)] for key, value in kwargs.items()] if kwargs else [],
                 protocol.RELEASE: self.caches.take_releases(),
-                **extra,
             }
         except wire.Unencodable as error:
             raise TypeError(f"{function.name}: {error}") from None
+        if perturb is not None:
+            message[protocol.PERTURB] = perturb
         return message, encoder
 
     def exchange(

@@ -76,54 +76,60 @@ class GradientBatches:
             handles.append(node)
             return node
 
-        message, encoder = self.calls.request(
-            function, tuple(arguments), {}, encode_handle, **{protocol.PERTURB: perturb}
-        )
+        message, encoder = self.calls.request(function, tuple(arguments), {}, encode_handle, perturb)
         # One call's time per ten evaluations, and at most GRADIENT_BATCH_CALLS calls' time: a forward pass
         # small enough for a numeric gradient takes a millisecond or less, so only a hanging one runs into this.
         timeout = self.calls.call_timeout * min(max(1.0, 2 * point.size / 10), GRADIENT_BATCH_CALLS)
-        # The gradient worker cannot resolve the worker's cache handles.
-        second = self.ready_gradient_worker() if point.size > 1 and not any(handles) else None
-        second_message = None
-        if second is not None:
-            half = point.size // 2
-            second_message = {**message, protocol.SEQ: self.calls.next_seq(), protocol.RELEASE: []}
-            second_message[protocol.PERTURB] = {**perturb, protocol.ENTRIES: [half, point.size]}
-            try:  # an idle gradient worker reads at once; one that does not is dropped, not waited for
-                second.send(encoder.frame(second_message), time.monotonic() + 1.0)
-                message[protocol.PERTURB] = {**perturb, protocol.ENTRIES: [0, half], protocol.SETTLE: True}
-            except (TimeoutError, OSError):
-                self.workers.stop_gradient_worker()
-                second = None
+        gradient_worker, second_half_message = self._share(message, encoder, point.size, any(handles))
         started = time.monotonic()
         frame = self.calls.exchange(worker, name, encoder.frame(message), timeout)
         # The gradient worker has had as long for its half as the worker for its own: it is done, or nearly.
         patience = max(0.05, time.monotonic() - started)
         # The worker answers for its half, or for all the entries where it went on alone.
-        covers = (point.size,) if second is None else (point.size // 2, point.size)
+        covers = (point.size,) if gradient_worker is None else (point.size // 2, point.size)
         try:
             outputs, covered = self._outputs(function, take, message[protocol.SEQ], frame, encoder, covers)
         except BaseException:
-            if second is not None:
+            if gradient_worker is not None:
                 self._drop_reply(patience)  # the batch ends at the first half's failure, as in one process
             raise
-        if second is None:
+        if gradient_worker is None:
             return outputs
         if covered == point.size:  # the worker went on through the second half itself
             self._drop_reply(patience)
             return outputs
         self.workers.gradient_worker_answering = True
         try:
-            frame = self.calls.exchange(second, name, None, timeout, since=started)
+            frame = self.calls.exchange(gradient_worker, name, None, timeout, since=started)
         finally:
             self.workers.gradient_worker_answering = False
         rest = point.size - covered
-        second_outputs, _ = self._outputs(function, take, second_message[protocol.SEQ], frame, encoder, (rest,))
-        if second_outputs.shape[1:] != outputs.shape[1:]:
+        second_half, _ = self._outputs(function, take, second_half_message[protocol.SEQ], frame, encoder, (rest,))
+        if second_half.shape[1:] != outputs.shape[1:]:
             raise SubmissionError(
-                f"{name}: returned shape {second_outputs.shape[1:]} after shape {outputs.shape[1:]} for the same call"
+                f"{name}: returned shape {second_half.shape[1:]} after shape {outputs.shape[1:]} for the same call"
             )
-        return np.concatenate([outputs, second_outputs])
+        return np.concatenate([outputs, second_half])
+
+    def _share(
+        self, message: dict, encoder: wire.Encoder, size: int, passes_caches: bool
+    ) -> tuple[WorkerProcess | None, dict | None]:
+        """Give the second half of a batch's `size` entries to the gradient worker, where one is ready, and
+        narrow `message` to the first half; returns the gradient worker and its message, or None twice."""
+        # The gradient worker cannot resolve the worker's cache handles.
+        gradient_worker = self.ready_gradient_worker() if size > 1 and not passes_caches else None
+        if gradient_worker is None:
+            return None, None
+        half, perturb = size // 2, message[protocol.PERTURB]
+        second_half_message = {**message, protocol.SEQ: self.calls.next_seq(), protocol.RELEASE: []}
+        second_half_message[protocol.PERTURB] = {**perturb, protocol.ENTRIES: [half, size]}
+        try:  # an idle gradient worker reads at once; one that does not is dropped, not waited for
+            gradient_worker.send(encoder.frame(second_half_message), time.monotonic() + 1.0)
+        except (TimeoutError, OSError):
+            self.workers.stop_gradient_worker()
+            return None, None
+        message[protocol.PERTURB] = {**perturb, protocol.ENTRIES: [0, half], protocol.SETTLE: True}
+        return gradient_worker, second_half_message
 
     def _outputs(
         self, function: FunctionSpec, take: int, seq: int, frame: wire.Frame, encoder: wire.Encoder, covers: tuple
@@ -141,8 +147,8 @@ class GradientBatches:
         Only where this process may run on more than one CPU, and at most GRADIENT_WORKER_STARTS
         times per submission.
         """
-        second = self.workers.gradient_worker
-        if second is None:
+        gradient_worker = self.workers.gradient_worker
+        if gradient_worker is None:
             if (
                 self.gradient_workers > 1
                 and self.gradient_worker_starts < GRADIENT_WORKER_STARTS
@@ -152,20 +158,20 @@ class GradientBatches:
                 self.workers.gradient_worker = self.workers.launch(GRADIENT_WORKER_PREFIX)
                 self._gradient_worker_deadline = time.monotonic() + self.workers.limits.startup_timeout
             return None
-        if second.ready:
-            return second
+        if gradient_worker.ready:
+            return gradient_worker
         # Take the start-up messages that have come, without waiting for more.
         try:
-            while second.has_reply():
-                message = second.receive(time.monotonic() + 1.0).message
+            while gradient_worker.has_reply():
+                message = gradient_worker.receive(time.monotonic() + 1.0).message
                 op = message.get(protocol.OP) if type(message) is dict else None
                 if op == protocol.READY and type(message.get(protocol.FAILURES)) is dict:
                     # The same files must have failed to load as in the worker, or the two would differ.
                     if set(message[protocol.FAILURES]) != set(self.workers.load_failures):
                         raise wire.ProtocolError("the gradient worker loaded other files than the worker")
-                    self.output.drain(second, keep=False)  # the import's output: the worker's was kept
-                    second.ready = True
-                    return second
+                    self.output.drain(gradient_worker, keep=False)  # the import's output: the worker's was kept
+                    gradient_worker.ready = True
+                    return gradient_worker
                 if op != protocol.IMPORTING:
                     raise wire.ProtocolError(f"unexpected start-up message {str(message)[:200]}")
             if time.monotonic() > self._gradient_worker_deadline:
@@ -177,12 +183,12 @@ class GradientBatches:
     def _drop_reply(self, patience: float) -> None:
         """Discard the gradient worker's half of a batch that ended without it: its reply if it comes
         within `patience` seconds, else the gradient worker itself."""
-        second = self.workers.gradient_worker
-        if second is None:
+        gradient_worker = self.workers.gradient_worker
+        if gradient_worker is None:
             return
         try:
-            second.receive(time.monotonic() + patience)
+            gradient_worker.receive(time.monotonic() + patience)
         except (TimeoutError, EOFError, OSError, wire.ProtocolError):
             self.workers.stop_gradient_worker()
             return
-        self.output.drain(second, keep=False)
+        self.output.drain(gradient_worker, keep=False)
