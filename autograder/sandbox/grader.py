@@ -9,7 +9,9 @@ describes the whole sandbox; each part has its own module here:
 - budget.py: the submission's time budget; calls.py: one call, its timeout and its reply;
 - gradients.py: numeric-gradient batches, shared with the gradient worker;
 - replies.py and caches.py: replies turned back into values, written back into the caller's arrays;
-- output.py: what the submission printed; protocol.py and wire.py: what the two ends say, and how.
+- output.py: what the submission printed; protocol.py and wire.py: what the two ends say, and how;
+- limits.py, isolation.py, failures.py: what a worker may use, how isolated it is here, and the
+  phrases of the failure messages (all exported from here, as before the split).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from autograder.core.assignments import AssignmentSpec, FunctionSpec
-from autograder.sandbox.briefing import KIT_MODULES_FOR_SUBMISSIONS, SubmissionFiles
+from autograder.sandbox.briefing import SubmissionFiles
 from autograder.sandbox.budget import DEFAULT_TIME_BUDGET, TimeBudget
 from autograder.sandbox.caches import CacheBook, CacheHandle
 from autograder.sandbox.calls import Calls
@@ -50,7 +52,6 @@ __all__ = [
     "DEFAULT_TIME_BUDGET",
     "HIDE_VARIABLE",
     "IMPORT_TIMED_OUT",
-    "KIT_MODULES_FOR_SUBMISSIONS",
     "NAMESPACES_VARIABLE",
     "PROTOCOL_BROKEN",
     "TIMED_OUT_EARLIER",
