@@ -49,10 +49,10 @@ def test_a_seeded_mask_in_the_sandbox_is_the_in_process_one(pair, seed):
 def test_a_seed_gives_the_same_mask_after_the_worker_is_replaced(pair):
     local, remote = pair
     first, _ = train_pass(remote, 231)
-    worker = remote._worker.pid
-    remote._replace_worker()  # what a crash or a timeout of an earlier call does
+    worker = remote._workers.worker.pid
+    remote._workers.replace()  # what a crash or a timeout of an earlier call does
     again, _ = train_pass(remote, 231)
-    assert remote._worker.pid != worker
+    assert remote._workers.worker.pid != worker
     with SandboxImplementation(LAYERS, LAYERS.reference_dir) as fresh:  # another submission's sandbox
         elsewhere, _ = train_pass(fresh, 231)
     expected, _ = train_pass(local, 231)
@@ -63,7 +63,7 @@ def test_without_a_seed_every_call_and_every_worker_draws_anew(pair):
     _, remote = pair
     first, _ = train_pass(remote, None)
     second, _ = train_pass(remote, None)
-    remote._replace_worker()
+    remote._workers.replace()
     third, _ = train_pass(remote, None)
     masks = [out != 0 for out in (first, second, third)]
     # 432 units: two independent masks agree everywhere with probability below 1e-80.

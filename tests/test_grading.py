@@ -20,7 +20,7 @@ from autograder.core.runner import count_points, run_tests
 from autograder.grading import batch
 from autograder.grading import grade as grading
 from autograder.quality.variants import share_known_mistakes
-from autograder.sandbox import grader as sandbox
+from autograder.sandbox import workers as sandbox_workers
 
 GRADESCOPE_KEYS = {"score", "execution_time", "output", "tests"}
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
@@ -183,7 +183,7 @@ def test_a_sandbox_that_cannot_start_is_an_internal_failure_not_a_zero(tmp_path,
     def cannot_start(*args, **kwargs):
         raise OSError("no processes left on this machine")
 
-    monkeypatch.setattr(sandbox, "WorkerProcess", cannot_start)
+    monkeypatch.setattr(sandbox_workers, "WorkerProcess", cannot_start)
     out = tmp_path / "results.json"
     args = ["grade", str(LAYERS.reference_dir), "--assignment", "layers", "--out", str(out), "-q", "-k", QUICK]
     assert main(args) == 1

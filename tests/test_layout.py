@@ -55,6 +55,8 @@ def test_the_kit_keeps_its_import_rules(tmp_path):
         ("sandbox/grader.py", "from autograder.quality.variants import Bug", "layered"),
         ("sandbox/worker.py", "import pytest", "standard library and numpy only"),
         ("sandbox/wire.py", "from autograder.core import results", "standard library and numpy only"),
+        ("sandbox/protocol.py", "from autograder.core import results", "standard library and numpy only"),
+        ("sandbox/worker.py", "from autograder.sandbox import calls", "standard library and numpy only"),
     ],
 )
 def test_a_broken_import_rule_fails(engine_copy, module, planted, broken):

@@ -418,12 +418,12 @@ def test_exits_interrupts_and_asserts_become_submission_errors(sandbox, kind, me
     ],
 )
 def test_a_crash_or_timeout_fails_the_call_and_a_fresh_worker_takes_over(sandbox, function, kind, message):
-    before = sandbox._worker.pid
+    before = sandbox._workers.worker.pid
     _, cache = sandbox.forward(np.ones(2))
     with pytest.raises(SubmissionError, match=message):
         getattr(sandbox, function)(kind)
     assert np.array_equal(sandbox.double(np.ones(2)), [2, 2])
-    assert sandbox._worker.pid != before
+    assert sandbox._workers.worker.pid != before
     with pytest.raises(SubmissionError, match="has since been replaced"):
         sandbox.backward(np.ones(2), cache)
 
@@ -581,11 +581,11 @@ def test_as_root_the_worker_is_jailed(sandbox):
 @root_only
 def test_the_sandbox_as_a_whole_has_a_control_group_that_goes_with_it(tmp_path):
     impl = SandboxImplementation(PROBE, make_probe(tmp_path), sandbox_memory_bytes=1 << 30, processes=16)
-    if impl._cgroup is None:
+    if impl._workers.cgroup is None:
         impl.close()
         pytest.skip(f"no control group can be made here: {impl.notes}")
     facts = impl.jail_facts(str(KIT_ROOT))
-    folders = impl._cgroup.folders
+    folders = impl._workers.cgroup.folders
     assert all(f"{folder.name}\n" in facts["cgroups"] for folder in folders), facts["cgroups"]
     names = ("memory.max", "memory.limit_in_bytes", "pids.max")
     limits = {
@@ -602,7 +602,7 @@ def test_the_sandbox_as_a_whole_has_a_control_group_that_goes_with_it(tmp_path):
 def test_without_a_control_group_the_sandbox_says_so_and_still_works(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox_process, "CGROUP_MOUNT", tmp_path / "no-cgroups-here")
     with SandboxImplementation(PROBE, make_probe(tmp_path / "probe")) as impl:
-        assert impl._cgroup is None and impl.other_value() == 42
+        assert impl._workers.cgroup is None and impl.other_value() == 42
         assert "no limit on the memory and processes of the sandbox as a whole" in impl.isolation_report()
 
 
@@ -655,7 +655,7 @@ def test_as_root_without_namespaces_permissions_still_hide_the_reference(tmp_pat
 @root_only
 def test_close_kills_every_process_of_the_submission(tmp_path):
     impl = SandboxImplementation(PROBE, make_probe(tmp_path))
-    uid = impl._lease.uid
+    uid = impl._workers.lease.uid
     impl.behave("daemon")
     assert len(sandbox_process.processes_of_uid(uid)) >= 2  # the worker and the daemon
     impl.close()
@@ -668,8 +668,8 @@ def test_parallel_sandboxes_get_different_uids(tmp_path):
         SandboxImplementation(PROBE, make_probe(tmp_path / "a")) as first,
         SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second,
     ):
-        assert first._lease.uid != second._lease.uid
-        assert first.jail_facts(str(KIT_ROOT))["uid"] == first._lease.uid
+        assert first._workers.lease.uid != second._workers.lease.uid
+        assert first.jail_facts(str(KIT_ROOT))["uid"] == first._workers.lease.uid
 
 
 # --- the zygote: workers forked from one started process ------------------------------------
@@ -701,14 +701,14 @@ def test_workers_are_forked_by_one_zygote_that_never_runs_student_code(tmp_path,
         assert first.other_value() == second.other_value() == 42
         (zygote,) = zygotes.running.values()
         assert _parent(zygote.popen.pid) == os.getpid()
-        assert _parent(first._worker.pid) == _parent(second._worker.pid) == zygote.popen.pid
+        assert _parent(first._workers.worker.pid) == _parent(second._workers.worker.pid) == zygote.popen.pid
         # Each worker shows its own marker in /proc, where a grader without root looks for its daemons.
-        for worker in (first._worker, second._worker):
+        for worker in (first._workers.worker, second._workers.worker):
             assert sandbox_process._carries(str(worker.pid), worker.marker.encode())
             assert not sandbox_process._carries(str(zygote.popen.pid), worker.marker.encode())
         if AS_ROOT:
             assert os.stat(f"/proc/{zygote.popen.pid}").st_uid == 0
-            assert os.stat(f"/proc/{first._worker.pid}").st_uid == first._lease.uid
+            assert os.stat(f"/proc/{first._workers.worker.pid}").st_uid == first._workers.lease.uid
 
 
 def test_a_zygote_that_died_is_replaced(tmp_path, zygotes):
@@ -719,7 +719,7 @@ def test_a_zygote_that_died_is_replaced(tmp_path, zygotes):
     zygote.popen.wait()
     with SandboxImplementation(PROBE, make_probe(tmp_path / "b")) as second:
         assert second.other_value() == 42
-        assert _parent(second._worker.pid) != zygote.popen.pid
+        assert _parent(second._workers.worker.pid) != zygote.popen.pid
 
 
 def test_a_forked_child_does_not_use_its_parents_zygote(zygotes):
@@ -736,12 +736,13 @@ import os, signal, sys
 import numpy as np
 from autograder.sandbox import process as sandbox_process
 from autograder.core.assignments import LAYERS
+from autograder.sandbox.briefing import worker_environment
 from autograder.sandbox.grader import SandboxImplementation
 impl = SandboxImplementation(LAYERS, LAYERS.reference_dir)
 impl.conv_forward_naive(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), np.zeros(1), {"stride": 1, "pad": 0})
-spare = sandbox_process.WorkerProcess(impl._worker_env())  # forked, never given a submission
+spare = sandbox_process.WorkerProcess(worker_environment(impl.limits))  # forked, never given a submission
 (zygote,) = sandbox_process._ZYGOTES.running.values()
-print(zygote.popen.pid, impl._worker.pid, spare.pid, flush=True)
+print(zygote.popen.pid, impl._workers.worker.pid, spare.pid, flush=True)
 if sys.argv[1] == "killed":
     os.kill(os.getpid(), signal.SIGKILL)
 """
@@ -760,17 +761,17 @@ def test_the_zygote_and_its_workers_end_with_the_grader(ending):
     assert [pid for pid in pids if not _gone(int(pid))] == []
 
 
-# --- numeric gradients shared with a helper worker ------------------------------------------
+# --- numeric gradients shared with the gradient worker --------------------------------------
 
-HELPER_PROBE = AssignmentSpec(
-    name="helper_probe",
+GRADIENT_PROBE = AssignmentSpec(
+    name="gradient_probe",
     files=("probe.py",),
     parts=("probe",),
     functions={"entry": FunctionSpec("entry", "probe.py"), "double": FunctionSpec("double", "probe.py")},
 )
 
 # entry(x, plan) sees x with one entry moved off zero: the entry a numeric gradient is at.
-HELPER_PROBE_SOURCE = """
+GRADIENT_PROBE_SOURCE = """
 import ctypes
 
 import numpy as np
@@ -800,27 +801,27 @@ def double(x):
 """
 
 
-def _ready_helper(impl: SandboxImplementation) -> sandbox_process.WorkerProcess:
-    impl._ready_worker()  # the worker first: the helper must load what it loaded
+def _ready_gradient_worker(impl: SandboxImplementation) -> sandbox_process.WorkerProcess:
+    impl._workers.ready()  # the worker first: the gradient worker must load what it loaded
     deadline = time.monotonic() + 30
-    while (helper := impl._gradient_helper()) is None:
-        assert time.monotonic() < deadline, "the helper did not start"
+    while (gradient_worker := impl._gradients.ready_gradient_worker()) is None:
+        assert time.monotonic() < deadline, "the gradient worker did not start"
         time.sleep(0.01)
-    return helper
+    return gradient_worker
 
 
 @pytest.fixture
-def helped(tmp_path):
-    """A sandbox whose helper is ready, and a record of what the helper was sent."""
-    folder = tmp_path / "helped"
+def shared_batches(tmp_path):
+    """A sandbox whose gradient worker is ready, and a record of what the gradient worker was sent."""
+    folder = tmp_path / "shared_batches"
     folder.mkdir()
-    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
-    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=5) as impl:
-        helper = _ready_helper(impl)
+    (folder / "probe.py").write_text(GRADIENT_PROBE_SOURCE)
+    with SandboxImplementation(GRADIENT_PROBE, folder, call_timeout=5) as impl:
+        gradient_worker = _ready_gradient_worker(impl)
         sent = []
-        original = helper.send
-        helper.send = lambda parts, deadline: (sent.append(parts), original(parts, deadline))[1]
-        yield impl, sent, LocalImplementation(HELPER_PROBE, folder, label="helper_probe")
+        original = gradient_worker.send
+        gradient_worker.send = lambda parts, deadline: (sent.append(parts), original(parts, deadline))[1]
+        yield impl, sent, LocalImplementation(GRADIENT_PROBE, folder, label="gradient_probe")
 
 
 def _evaluations(impl, plan: dict, size: int = 4) -> np.ndarray:
@@ -837,13 +838,13 @@ def _in_process(local, plan: dict, size: int = 4) -> np.ndarray:
     return np.array(outputs)
 
 
-def test_a_numeric_gradient_split_between_two_workers_is_the_one_workers(layers_pair, helped):
-    impl, sent, local = helped
+def test_a_numeric_gradient_split_between_two_workers_is_the_one_workers(layers_pair, shared_batches):
+    impl, sent, local = shared_batches
     assert np.array_equal(_evaluations(impl, {}, size=6), _in_process(local, {}, size=6))
-    assert len(sent) == 1  # the second half went to the helper
-    # The reference's layers too, bit for bit, with the helper of their own sandbox.
+    assert len(sent) == 1  # the second half went to the gradient worker
+    # The reference's layers too, bit for bit, with the gradient worker of their own sandbox.
     local_layers, remote_layers = layers_pair
-    _ready_helper(remote_layers)
+    _ready_gradient_worker(remote_layers)
     rng = np.random.default_rng(5)
     arguments = (rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3))
     dout = rng.standard_normal((2, 3, 3, 3))
@@ -854,16 +855,16 @@ def test_a_numeric_gradient_split_between_two_workers_is_the_one_workers(layers_
         assert np.array_equal(numeric_gradient(remote, arguments[wrt], dout), expected)
 
 
-def test_output_of_a_split_batch_comes_in_the_order_of_the_entries(helped):
-    impl, sent, _ = helped
+def test_output_of_a_split_batch_comes_in_the_order_of_the_entries(shared_batches):
+    impl, sent, _ = shared_batches
     _evaluations(impl, {"print": True})
     assert len(sent) == 1
     assert impl.take_output().split("\n") == [f"entry {i // 2}" for i in range(8)] + [""]
 
 
-def test_a_forward_pass_that_changes_its_arguments_is_evaluated_as_in_one_process(helped):
-    # From the first changed call on, the worker goes on alone: the helper's start would be stale.
-    impl, sent, local = helped
+def test_a_forward_pass_that_changes_its_arguments_is_evaluated_as_in_one_process(shared_batches):
+    # From the first changed call on, the worker goes on alone: the gradient worker's start would be stale.
+    impl, sent, local = shared_batches
     got = _evaluations(impl, {"count": True})
     assert len(sent) == 1
     assert np.array_equal(got, _in_process(local, {"count": True}))
@@ -871,8 +872,8 @@ def test_a_forward_pass_that_changes_its_arguments_is_evaluated_as_in_one_proces
 
 
 @pytest.mark.parametrize("fail_from, message", [(1, "failed at entry 1"), (3, "failed at entry 3")])
-def test_the_first_failing_entry_is_reported_and_only_output_before_it_shown(helped, fail_from, message):
-    impl, sent, local = helped
+def test_the_first_failing_entry_is_reported_and_only_output_before_it_shown(shared_batches, fail_from, message):
+    impl, sent, local = shared_batches
     with pytest.raises(ValueError, match=message):
         _evaluations(impl, {"print": True, "fail_from": fail_from})
     assert len(sent) == 1
@@ -881,21 +882,21 @@ def test_the_first_failing_entry_is_reported_and_only_output_before_it_shown(hel
     assert np.array_equal(_evaluations(impl, {}), _in_process(local, {}))  # the batch after it is whole
 
 
-def test_a_crash_in_the_helpers_half_fails_the_batch_and_fresh_workers_take_over(helped):
-    impl, _, local = helped
-    before = impl._worker.pid
+def test_a_crash_in_the_gradient_workers_half_fails_the_batch_and_fresh_workers_take_over(shared_batches):
+    impl, _, local = shared_batches
+    before = impl._workers.worker.pid
     with pytest.raises(SubmissionError, match="SIGSEGV"):
         _evaluations(impl, {"crash_from": 3})
-    assert impl._helper is None and impl._worker.pid != before
+    assert impl._workers.gradient_worker is None and impl._workers.worker.pid != before
     assert np.array_equal(_evaluations(impl, {}), _in_process(local, {}))
 
 
-def test_a_hang_in_the_helpers_half_times_out_the_batch(tmp_path):
+def test_a_hang_in_the_gradient_workers_half_times_out_the_batch(tmp_path):
     folder = tmp_path / "hang"
     folder.mkdir()
-    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
-    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=1) as impl:
-        _ready_helper(impl)
+    (folder / "probe.py").write_text(GRADIENT_PROBE_SOURCE)
+    with SandboxImplementation(GRADIENT_PROBE, folder, call_timeout=1) as impl:
+        _ready_gradient_worker(impl)
         started = time.monotonic()
         with pytest.raises(SubmissionError, match="entry did not return within 1 s"):
             _evaluations(impl, {"hang_from": 3})
@@ -908,8 +909,8 @@ def test_a_hang_in_the_helpers_half_times_out_the_batch(tmp_path):
 def test_a_gradient_batch_times_out_after_a_few_calls_time_whatever_its_size(tmp_path):
     folder = tmp_path / "hang"
     folder.mkdir()
-    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
-    with SandboxImplementation(HELPER_PROBE, folder, call_timeout=0.5) as impl:
+    (folder / "probe.py").write_text(GRADIENT_PROBE_SOURCE)
+    with SandboxImplementation(GRADIENT_PROBE, folder, call_timeout=0.5) as impl:
         started = time.monotonic()
         # 800 evaluations: one call's time per ten of them would be 40 s.
         with pytest.raises(SubmissionError, match="entry did not return within 1.5 s"):
@@ -917,25 +918,25 @@ def test_a_gradient_batch_times_out_after_a_few_calls_time_whatever_its_size(tmp
         assert time.monotonic() - started < 5
 
 
-def test_halves_of_different_shapes_fail_the_batch(helped):
-    impl, sent, _ = helped
+def test_halves_of_different_shapes_fail_the_batch(shared_batches):
+    impl, sent, _ = shared_batches
     with pytest.raises(SubmissionError, match=r"returned shape \(5,\) after shape \(4,\)"):
         _evaluations(impl, {"reshape_from": 2})
     assert len(sent) == 1
 
 
-def test_no_helper_where_there_is_one_cpu_or_it_is_turned_off(tmp_path, monkeypatch):
+def test_no_gradient_worker_where_there_is_one_cpu_or_it_is_turned_off(tmp_path, monkeypatch):
     folder = tmp_path / "alone"
     folder.mkdir()
-    (folder / "probe.py").write_text(HELPER_PROBE_SOURCE)
-    with SandboxImplementation(HELPER_PROBE, folder, gradient_workers=1) as impl:
+    (folder / "probe.py").write_text(GRADIENT_PROBE_SOURCE)
+    with SandboxImplementation(GRADIENT_PROBE, folder, gradient_workers=1) as impl:
         for _ in range(3):
             _evaluations(impl, {})
-        assert impl._helper is None and impl._helper_starts == 0
+        assert impl._workers.gradient_worker is None and impl._gradients.gradient_worker_starts == 0
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
-    with SandboxImplementation(HELPER_PROBE, folder) as impl:
+    with SandboxImplementation(GRADIENT_PROBE, folder) as impl:
         _evaluations(impl, {})
-        assert impl._helper is None and impl._helper_starts == 0
+        assert impl._workers.gradient_worker is None and impl._gradients.gradient_worker_starts == 0
 
 
 NON_ROOT_SCRIPT = """

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from autograder.sandbox import wire
+from autograder.sandbox import protocol, wire
 
 
 def roundtrip(value, **decoder_options):
@@ -281,3 +283,39 @@ def test_frames_are_json_plus_blobs():
     rest, json_length, blobs = wire.PREFIX.unpack_from(data, 0)
     assert blobs == 0 and json.loads(data[wire.PREFIX.size : wire.PREFIX.size + json_length]) == {"k": [1, 2]}
     assert len(data) % 64 == 0 and rest + wire.PREFIX.size == len(data)
+
+
+# --- the protocol: one module names what both ends say ---------------------------------------------
+
+PROTOCOL_KEYS = {value for name, value in vars(protocol).items() if name.isupper() and type(value) is str}
+# The modules that build or read the conversation's messages (jail.py's plan and notes are its own).
+CONVERSING_MODULES = ("worker.py", "process.py", "briefing.py", "workers.py", "calls.py", "gradients.py", "replies.py")
+JAIL_OWNED = {"plan", "confined"}  # variables that hold jail.confine's argument and its result
+SANDBOX_FOLDER = Path(protocol.__file__).parent
+
+
+def _string_keys(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, string) of each string constant used as a subscript, a .get() key or a dict display's key."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and not (isinstance(node.value, ast.Name) and node.value.id in JAIL_OWNED):
+            keys = [node.slice]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            keys = node.args[:1]
+        elif isinstance(node, ast.Dict):
+            keys = [key for key in node.keys if key is not None]
+        else:
+            keys = []
+        found += [(key.lineno, key.value) for key in keys if isinstance(key, ast.Constant) and type(key.value) is str]
+    return found
+
+
+@pytest.mark.parametrize("module", CONVERSING_MODULES)
+def test_both_ends_name_the_protocols_keys_never_spell_them(module):
+    tree = ast.parse((SANDBOX_FOLDER / module).read_text())
+    # The plan's keys are jail.confine's, not the conversation's.
+    tree.body = [node for node in tree.body if getattr(node, "name", "") != "jail_plan"]
+    spelled = [(line, key) for line, key in _string_keys(tree) if key in PROTOCOL_KEYS]
+    # The worker spells one key out: the bootstrap's path of protocol.py itself.
+    allowed = [(line, key) for line, key in spelled if module == "worker.py" and key == "protocol"]
+    assert [item for item in spelled if item not in allowed] == [], "use autograder/sandbox/protocol.py's names"

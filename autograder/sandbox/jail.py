@@ -24,7 +24,7 @@ As root (what CI and Gradescope use):
   largest attack surface.
 Without root (or where unshare is refused) there are no namespaces: the limits, the
 uid switch (as root) and the seccomp filter still apply, and the notes say that the
-isolation was reduced. See autograder/sandbox/grader.py.
+isolation was reduced. See autograder/sandbox/isolation.py.
 """
 
 from __future__ import annotations
@@ -353,17 +353,17 @@ def _enter_namespaces(plan: dict[str, Any], root_bytes: int, notes: list[str]) -
     # Private propagation: nothing mounted here leaks back to the host.
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     root = plan["root"]
-    _build_root(root, plan["keep"], [plan["work_dir"], plan["helper_dir"]], root_bytes, notes)
+    _build_root(root, plan["keep"], [plan["work_dir"], plan["kit_dir"]], root_bytes, notes)
     _enter_root(root)
     return True, reduced
 
 
-def confine(plan: dict[str, Any], files: dict[str, bytes], helpers: dict[str, bytes], parent_pid: int) -> dict:
+def confine(plan: dict[str, Any], files: dict[str, bytes], kit_modules: dict[str, bytes], parent_pid: int) -> dict:
     """Confine the calling process as `plan` says and write the student's files.
 
     plan keys: uid and gid (None: stay who we are), namespaces (try them), reduced (why
     there are none, when namespaces is false), root (an empty folder to build the new
-    root on), keep (host paths the worker may read), work_dir, helper_dir,
+    root on), keep (host paths the worker may read), work_dir, kit_dir (the kit modules),
     scratch_bytes, cgroups (cgroup.procs files to join), seccomp (apply the filter),
     limits (cpu_seconds, memory_bytes, file_bytes, processes). parent_pid: the process
     whose end ends this one. Returns {"notes": what was skipped, "reduced": '' or why the
@@ -375,7 +375,7 @@ def confine(plan: dict[str, Any], files: dict[str, bytes], helpers: dict[str, by
     root_bytes = plan["scratch_bytes"] + sum(len(content) for content in files.values()) + (1 << 20)
     rooted, reduced = _enter_namespaces(plan, root_bytes, notes) if plan["namespaces"] else (False, plan["reduced"])
     owner = (uid, gid) if uid is not None else None
-    _write_files(plan["helper_dir"], helpers, None, 0o755)
+    _write_files(plan["kit_dir"], kit_modules, None, 0o755)
     _write_files(plan["work_dir"], files, owner, 0o700)
     _set_limits(plan["limits"], shared_uid=uid is None)
     if uid is not None:

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from autograder.sandbox import wire
+from autograder.sandbox import protocol, wire
 
 SLOT_UID_BASE = 60000
 SLOT_COUNT = 1000
@@ -423,7 +423,7 @@ def remove_files_of(uid: int) -> list[str]:
     return failed
 
 
-# How describe_exit's sentences start (autograder/sandbox/grader.py's FAILURE_KINDS reads them).
+# How describe_exit's sentences start (autograder/grading/class_report.py's FAILURE_KINDS reads them).
 WORKER_SILENT = "the worker stopped answering"
 WORKER_DIED = "the worker died with signal"
 WORKER_EXITED = "the worker exited with status"
@@ -480,7 +480,7 @@ class _Zygote:
     """A bare worker process that forks the real ones: python and numpy started once, not per worker.
 
     It runs autograder/sandbox/worker.py as far as numpy, then waits on a socket for requests
-    from this process: "fork" (with the new worker's pipes and capture file, passed as
+    from this process (named in protocol.py): "fork" (with the new worker's pipes and capture file, passed as
     file descriptors) and "wait" (reap a worker it forked, with its exit status). A
     forked worker is bare, as the zygote was: it confines itself and imports student
     code only once it has its start message. The zygote never runs student code, dies
@@ -492,12 +492,13 @@ class _Zygote:
     def __init__(self, env: dict[str, str]) -> None:
         grader_end, zygote_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         bootstrap = {
-            "sys_path": [*standard_library(), *site_packages()],
-            "wire": wire.__file__,
-            "jail": str(JAIL_SCRIPT),
-            "control_fd": zygote_end.fileno(),
-            "marker_variable": MARKER_VARIABLE,
-            "parent_pid": os.getpid(),
+            protocol.SYS_PATH: [*standard_library(), *site_packages()],
+            protocol.WIRE_PATH: wire.__file__,
+            protocol.JAIL_PATH: str(JAIL_SCRIPT),
+            protocol.CONTROL_FD: zygote_end.fileno(),
+            protocol.MARKER_VARIABLE: MARKER_VARIABLE,
+            protocol.PARENT_PID: os.getpid(),
+            protocol.PROTOCOL_PATH: protocol.__file__,
         }
         # The marker's value is written over in each forked worker's own copy of the environment,
         # where /proc/PID/environ shows it (see processes_in_session).
@@ -630,7 +631,7 @@ class WorkerProcess:
         try:
             self._zygote = _ZYGOTES.get(env)
             self._forked = self._zygote.request(
-                {"op": "fork", "marker": token}, (request_read, reply_write, self.output_fd)
+                {protocol.OP: protocol.FORK, protocol.MARKER: token}, (request_read, reply_write, self.output_fd)
             )
         except BaseException:
             for fd in (self.output_fd, self.request_fd, self.reply_fd):
@@ -651,9 +652,10 @@ class WorkerProcess:
     def pid(self) -> int:
         if self._pid is None:
             reply = self._zygote.reply(self._forked, timeout=60)
-            pid = reply.get("pid")
+            pid = reply.get(protocol.PID)
             if type(pid) is not int or pid <= 0:
-                raise SandboxStartError(f"the worker zygote could not start a worker: {reply.get('error', reply)}")
+                why = reply.get(protocol.REFUSED, reply)
+                raise SandboxStartError(f"the worker zygote could not start a worker: {why}")
             self._pid = pid
         return self._pid
 
@@ -683,8 +685,9 @@ class WorkerProcess:
         Negative: the signal that ended it, as subprocess reports it."""
         if self._status is None:
             try:
-                request = self._zygote.request({"op": "wait", "pid": self.pid, "timeout": grace})
-                self._status = self._zygote.reply(request, grace + 30).get("status")
+                request = {protocol.OP: protocol.WAIT, protocol.PID: self.pid, protocol.WAIT_TIMEOUT: grace}
+                number = self._zygote.request(request)
+                self._status = self._zygote.reply(number, grace + 30).get(protocol.STATUS)
             except SandboxStartError:
                 return None
         return self._status

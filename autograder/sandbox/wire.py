@@ -61,6 +61,10 @@ _NPY_MAGIC = b"\x93NUMPY"
 # replies (and the next request, in the worker) come within it, and waking a sleeping
 # process costs tens of microseconds on a virtual machine: a call's round trip halves.
 SPIN_SECONDS = 0.0002
+# The tags of the nodes that the grader and the worker also build or read themselves.
+HANDLE = "h"  # [HANDLE, id]: a cache the worker keeps
+NOT_SENT = "x"  # [NOT_SENT, description]: a value the worker could not or would not send
+LIST = "l"  # [LIST, [items]]: a list (the worker builds one to send a changed list argument back)
 
 
 class ProtocolError(Exception):
@@ -425,7 +429,7 @@ class Encoder:
             return ["t", [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
         if kind is list:
             self._register(value)
-            return ["l", [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
+            return [LIST, [item if type(item) in _PLAIN else self.encode(item, depth) for item in value]]
         if kind is dict:
             self._register(value)
             return self.dict_node(value, depth)
@@ -448,7 +452,7 @@ class Encoder:
 
     def _refuse(self, value: Any, why: str) -> list:
         if self._lenient:
-            return ["x", describe(value)]
+            return [NOT_SENT, describe(value)]
         raise Unencodable(f"cannot pass {describe(value)} to the sandbox: {why}")
 
     def frame(self, message: Any) -> tuple[list[Any], int]:
@@ -525,9 +529,9 @@ class Decoder:
             if type(index) is not int or not 0 <= index < len(self.known):
                 raise ProtocolError(f"a reference to object {index!r}, which does not exist")
             return self.known[index]
-        if tag == "h" and self._decode_handle is not None:
+        if tag == HANDLE and self._decode_handle is not None:
             return self._decode_handle(node[1])
-        if tag == "l" and type(node[1]) is list:
+        if tag == LIST and type(node[1]) is list:
             result: list = []
             if self._track:
                 self.known.append(result)
@@ -535,7 +539,7 @@ class Decoder:
             return result
         if tag == "n" and len(node) == 3:
             return self._scalar(node[1], node[2])
-        if tag == "x" and self._allow_opaque and type(node[1]) is str:
+        if tag == NOT_SENT and self._allow_opaque and type(node[1]) is str:
             return Opaque(node[1][:500])
         raise ProtocolError(f"an unknown or malformed value of tag {str(tag)[:20]!r}")
 
@@ -561,7 +565,7 @@ class Decoder:
 
     def fill_list(self, target: list, node: Any, depth: int = 0) -> None:
         """Decode a list node into the existing list target."""
-        if type(node) is not list or len(node) != 2 or node[0] != "l" or type(node[1]) is not list:
+        if type(node) is not list or len(node) != 2 or node[0] != LIST or type(node[1]) is not list:
             raise ProtocolError("a malformed list")
         target[:] = [self.decode(item, depth + 1) for item in node[1]]
 

@@ -8,21 +8,14 @@ environment) as the *zygote*:
 -S -I means no site module, no .pth files (so not the kit's editable install), no
 PYTHON* variables and no script folder on sys.path: nothing of the kit is importable.
 The bootstrap gives the exact sys.path (the standard library and the environment's
-site-packages), the paths of this file's two companions, autograder/sandbox/wire.py and
-autograder/sandbox/jail.py, which are loaded by path, and a socket. The zygote imports
+site-packages), the paths of this file's three companions, autograder/sandbox/wire.py,
+autograder/sandbox/protocol.py and autograder/sandbox/jail.py, which are loaded by path,
+and a socket. The zygote imports
 numpy, then forks one worker per request on the socket (serve_forks); it never runs
 student code. A forked worker gets its own request and reply pipes and capture file
 (stdout and stderr) with the request, and waits, bare, for its start message, or
-ends at the pipe's end-of-file (the grader dropped it). The conversation, each
-message one wire frame:
-
-    grader -> worker   {"op": "start", "plan", "files", "helpers", "functions", ...}
-    worker -> grader   {"op": "importing", "file"}   before importing each student file
-    worker -> grader   {"op": "ready", "failures", "notes", "reduced"}
-    grader -> worker   {"op": "call", "seq", "fn", "args", "kwargs", "release"}
-    worker -> grader   {"seq", "ok": [one node per return value]} or {"seq", "error": {...}},
-                       plus "m" (arguments the call modified in place) and "c" (dicts and
-                       lists it changed), so the grader can mirror both into its own objects.
+ends at the pipe's end-of-file (the grader dropped it). autograder/sandbox/protocol.py
+names every message and key of the conversation that follows.
 
 The grader trusts nothing it receives: student code runs in this process and can
 rewrite any of it. What this file guarantees is only the honest case, fast.
@@ -52,6 +45,7 @@ class CallRefused(Exception):
     """The call cannot run: its file did not load, the function is missing, or a cache expired."""
 
     def __init__(self, kind: str, message: str) -> None:
+        # kind: protocol.NOT_LOADED, CACHE_GONE or BAD_RETURNS
         super().__init__(message)
         self.kind = kind
 
@@ -91,6 +85,27 @@ def _frames_text(error: BaseException) -> str:
     return text if len(text) <= 4000 else "...\n" + text[-4000:]
 
 
+def _exception_report(protocol: types.ModuleType, error: BaseException, frames: str, encoder: Any) -> dict:
+    """The error report of a student function that raised `error`; frames: its traceback's text."""
+    kind = type(error)
+    try:
+        message = str(error)
+    except BaseException:  # noqa: BLE001
+        message = "(str() of the exception failed)"
+    try:
+        arguments = encoder.encode(tuple(error.args))
+    except BaseException:  # noqa: BLE001
+        arguments = None
+    return {
+        protocol.ERROR_KIND: protocol.RAISED,
+        protocol.EXCEPTION_TYPE: str(getattr(kind, "__qualname__", "Exception"))[:100],
+        protocol.BASES: [base.__name__ for base in kind.__mro__ if base.__module__ == "builtins"],
+        protocol.EXCEPTION_ARGS: arguments,
+        protocol.MESSAGE: message[:10_000],
+        protocol.TRACEBACK: frames,
+    }
+
+
 def _snapshot(container: Any) -> list:
     return list(container.items()) if type(container) is dict else list(container)
 
@@ -108,20 +123,86 @@ def _changed(container: Any, snapshot: list) -> bool:
     return any(now is not before for now, before in zip(container, snapshot))
 
 
+class KeptCaches:
+    """The forward-pass caches a worker keeps for the grader's handles; the least recently used go first.
+
+    For each cache it also keeps the array arguments of the call that made it, with their
+    bytes after that call: a later call through the cache may change them in place, and
+    the caller must see that, as in-process.
+    """
+
+    def __init__(self, wire: types.ModuleType, protocol: types.ModuleType, limit: int) -> None:
+        self.wire = wire
+        self.protocol = protocol
+        self.limit = limit
+        self.values: OrderedDict[int, Any] = OrderedDict()
+        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache
+        self.inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
+        self.next_handle = 1
+
+    def get(self, handle: Any) -> Any:
+        """The cache of a handle the grader sent; CallRefused where it is no longer kept."""
+        try:
+            value = self.values[handle]
+        except (KeyError, TypeError):
+            raise CallRefused(
+                self.protocol.CACHE_GONE,
+                f"the cache passed in is no longer held by the sandbox (it keeps the last {self.limit}); "
+                "call the forward function again",
+            ) from None
+        self.values.move_to_end(handle)
+        return value
+
+    def keep(self, value: Any) -> list:
+        """Keep a returned cache; its handle's wire node, for the grader."""
+        handle = self.next_handle
+        self.next_handle += 1
+        self.values[handle] = value
+        if len(self.values) > self.limit:
+            evicted, _ = self.values.popitem(last=False)
+            self.inputs.pop(evicted, None)
+        return [self.wire.HANDLE, handle]
+
+    def release(self, handles: list) -> None:
+        """Drop the caches whose handles the grader no longer holds."""
+        for handle in handles:
+            self.values.pop(handle, None)
+            self.inputs.pop(handle, None)
+
+    def remember_inputs(self, nodes: list, arrays: list) -> None:
+        """Snapshot the array arguments of a call whose caches were kept (see inputs)."""
+        handle_tag = self.wire.HANDLE
+        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == handle_tag]
+        if handles and arrays:
+            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
+            for handle in handles:
+                self.inputs[handle] = inputs
+
+    def changed_inputs(self, handles: list, encoder: Any) -> list:
+        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
+        changed = []
+        for handle in handles:
+            inputs = self.inputs.get(handle, ())
+            for position, (index, array, before) in enumerate(inputs):
+                now = array.tobytes()
+                if now != before:
+                    changed.append([handle, index, encoder.array(array)])
+                    inputs[position] = (index, array, now)
+        return changed
+
+
 class Worker:
     """Holds the imported submission and the caches of its forward passes; answers calls."""
 
-    def __init__(self, wire: types.ModuleType, reader: Any, reply_fd: int, config: dict) -> None:
+    def __init__(
+        self, wire: types.ModuleType, protocol: types.ModuleType, reader: Any, reply_fd: int, config: dict
+    ) -> None:
         self.wire = wire
+        self.protocol = protocol
         self.reader = reader
         self.reply_fd = reply_fd
-        self.functions: dict[str, list] = config["functions"]  # name -> [file, returns]
-        self.cache_limit: int = config["cache_limit"]
-        self.caches: OrderedDict[int, Any] = OrderedDict()
-        # handle -> [(argument index, array, bytes after the call)] of the call that made the cache:
-        # a later call through the cache may change them, and the caller must see it, as in-process.
-        self.cache_inputs: dict[int, list[tuple[int, Any, bytes]]] = {}
-        self.next_cache = 1
+        self.functions: dict[str, list] = config[protocol.FUNCTIONS]  # name -> [file, returns]
+        self.caches = KeptCaches(wire, protocol, config[protocol.CACHE_LIMIT])
         self.failures: dict[str, str] = {}
         self.modules: dict[str, types.ModuleType] = {}
         self.pid = os.getpid()
@@ -145,7 +226,7 @@ class Worker:
             if not os.path.isfile(os.path.join(work_dir, file_name)):
                 self.failures[file_name] = f"{file_name} was not submitted"
                 continue
-            self.send({"op": "importing", "file": file_name})
+            self.send({self.protocol.OP: self.protocol.IMPORTING, self.protocol.FILE: file_name})
             try:
                 self.modules[file_name] = importlib.import_module(f"{PACKAGE}.{file_name[:-3]}")
             except BaseException as error:  # noqa: BLE001 - SystemExit at import time is a broken file too
@@ -154,60 +235,20 @@ class Worker:
 
     # --- calls ----------------------------------------------------------------------------
 
-    def cache_for(self, handle: Any) -> Any:
-        try:
-            value = self.caches[handle]
-        except (KeyError, TypeError):
-            raise CallRefused(
-                "cache",
-                f"the cache passed in is no longer held by the sandbox (it keeps the last {self.cache_limit}); "
-                "call the forward function again",
-            ) from None
-        self.caches.move_to_end(handle)
-        return value
-
-    def keep_cache(self, value: Any) -> list:
-        handle = self.next_cache
-        self.next_cache += 1
-        self.caches[handle] = value
-        if len(self.caches) > self.cache_limit:
-            evicted, _ = self.caches.popitem(last=False)
-            self.cache_inputs.pop(evicted, None)
-        return ["h", handle]
-
-    def remember_inputs(self, nodes: list, arrays: list) -> None:
-        """Snapshot the array arguments of a call whose caches were kept (see cache_inputs)."""
-        handles = [node[1] for node in nodes if type(node) is list and len(node) == 2 and node[0] == "h"]
-        if handles and arrays:
-            inputs = [(index, array, array.tobytes()) for array, index, _ in arrays]
-            for handle in handles:
-                self.cache_inputs[handle] = inputs
-
-    def changed_cache_inputs(self, handles: list, encoder: Any) -> list:
-        """[handle, argument index, array] for each remembered input that changed since its snapshot."""
-        changed = []
-        for handle in handles:
-            inputs = self.cache_inputs.get(handle, ())
-            for position, (index, array, before) in enumerate(inputs):
-                now = array.tobytes()
-                if now != before:
-                    changed.append([handle, index, encoder.array(array)])
-                    inputs[position] = (index, array, now)
-        return changed
-
     def function(self, name: str) -> Any:
+        not_loaded = self.protocol.NOT_LOADED
         entry = self.functions.get(name)
         if entry is None:
-            raise CallRefused("load", f"{name} is not a graded function")
+            raise CallRefused(not_loaded, f"{name} is not a graded function")
         file_name = entry[0]
         if file_name in self.failures:
-            raise CallRefused("load", f"{file_name} could not be loaded:\n{self.failures[file_name]}")
+            raise CallRefused(not_loaded, f"{file_name} could not be loaded:\n{self.failures[file_name]}")
         try:
             function = getattr(self.modules[file_name], name, None)
         except BaseException as error:  # noqa: BLE001 - a module __getattr__ may raise anything
-            raise CallRefused("load", f"looking up {name} in {file_name} failed:\n{_error_text(error)}") from None
+            raise CallRefused(not_loaded, f"looking up {name} in {file_name} failed:\n{_error_text(error)}") from None
         if not callable(function):
-            raise CallRefused("load", f"{file_name} defines no function named {name}")
+            raise CallRefused(not_loaded, f"{file_name} defines no function named {name}")
         return function
 
     def encode_returns(self, result: Any, returns: list[str], encoder: Any) -> list:
@@ -219,66 +260,50 @@ class Worker:
             values = tuple(result)
         else:
             raise CallRefused(
-                "returns",
+                self.protocol.BAD_RETURNS,
                 f"returned {describe(result)}; expected a tuple of {len(returns)} values ({', '.join(returns)})",
             )
         nodes = []
         for kind, value in zip(returns, values):
             if kind == "array":
                 exact_float = type(value) is self.wire.np.ndarray and value.dtype.kind == "f"
-                nodes.append(encoder.encode(value) if exact_float else ["x", describe(value)])
+                nodes.append(encoder.encode(value) if exact_float else [self.wire.NOT_SENT, describe(value)])
             elif kind == "cache":
-                nodes.append(self.keep_cache(value))
+                nodes.append(self.caches.keep(value))
             else:  # 'json': plain values; the grader checks what came
                 nodes.append(encoder.encode(value))
         return nodes
 
-    def exception_reply(self, error: BaseException, frames: str, encoder: Any) -> dict:
-        kind = type(error)
-        try:
-            message = str(error)
-        except BaseException:  # noqa: BLE001
-            message = "(str() of the exception failed)"
-        try:
-            arguments = encoder.encode(tuple(error.args))
-        except BaseException:  # noqa: BLE001
-            arguments = None
-        return {
-            "kind": "exception",
-            "type": str(getattr(kind, "__qualname__", "Exception"))[:100],
-            "bases": [base.__name__ for base in kind.__mro__ if base.__module__ == "builtins"],
-            "args": arguments,
-            "message": message[:10_000],
-            "traceback": frames,
-        }
+    def refusal(self, refused: CallRefused) -> dict:
+        """The error report of a call that could not run."""
+        return {self.protocol.ERROR_KIND: refused.kind, self.protocol.MESSAGE: str(refused)}
 
     def answer(self, frame: Any) -> None:
         message = frame.message
-        reply: dict[str, Any] = {"seq": message.get("seq")}
-        wire = self.wire
+        wire, protocol = self.wire, self.protocol
+        reply: dict[str, Any] = {protocol.SEQ: message.get(protocol.SEQ)}
         try:
-            if message["release"]:
-                for handle in message["release"]:
-                    self.caches.pop(handle, None)
-                    self.cache_inputs.pop(handle, None)
+            if message[protocol.RELEASE]:
+                self.caches.release(message[protocol.RELEASE])
             used_handles: list = []
 
             def cache_of(handle: Any) -> Any:
-                value = self.cache_for(handle)
+                value = self.caches.get(handle)
                 used_handles.append(handle)
                 return value
 
             decoder = wire.Decoder(frame, track=True, decode_handle=cache_of)
-            args = decoder.decode(message["args"])
-            kwargs = {str(name): decoder.decode(node) for name, node in message["kwargs"]} if message["kwargs"] else {}
-            function = self.function(message["fn"])
-            returns = self.functions[message["fn"]][1]
+            args = decoder.decode(message[protocol.ARGS])
+            keywords = message[protocol.KWARGS]
+            kwargs = {str(name): decoder.decode(node) for name, node in keywords} if keywords else {}
+            function = self.function(message[protocol.FUNCTION])
+            returns = self.functions[message[protocol.FUNCTION]][1]
         except CallRefused as refused:
-            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+            reply[protocol.ERROR] = self.refusal(refused)
             self.send(reply)
             return
-        if message.get("perturb") is not None:
-            self.answer_perturbed(function, args, message["perturb"], returns, reply, frame, decoder)
+        if message.get(protocol.PERTURB) is not None:
+            self.answer_perturbed(function, args, message[protocol.PERTURB], returns, reply, frame, decoder)
             return
         # What the call may change in place: the request's arrays (compared byte for byte
         # with a snapshot of the frame) and its dicts and lists (compared by identity).
@@ -297,32 +322,51 @@ class Worker:
         encoder = wire.Encoder(known={id(obj): i for i, obj in enumerate(decoder.known)}, lenient=True)
         try:
             if error is None:
-                reply["ok"] = self.encode_returns(result, returns, encoder)
-                self.remember_inputs(reply["ok"], decoder.arrays)
+                reply[protocol.RETURNED] = self.encode_returns(result, returns, encoder)
+                self.caches.remember_inputs(reply[protocol.RETURNED], decoder.arrays)
             else:
-                reply["error"] = self.exception_reply(error, frames, encoder)
+                reply[protocol.ERROR] = _exception_report(protocol, error, frames, encoder)
         except CallRefused as refused:
-            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+            reply[protocol.ERROR] = self.refusal(refused)
+        self.add_changes(reply, frame, snapshot, decoder, containers, used_handles, encoder)
+        self.send(reply, encoder)
+
+    def add_changes(
+        self,
+        reply: dict,
+        frame: Any,
+        snapshot: bytes,
+        decoder: Any,
+        containers: list,
+        used_handles: list,
+        encoder: Any,
+    ) -> None:
+        """Add to a reply what the call changed of its arguments, for the grader to mirror into its objects.
+
+        snapshot: the request frame's bytes before the call (its arrays are views into the frame);
+        containers: _containers(decoder) before the call; used_handles: the caches the call was
+        passed, whose arguments count too.
+        """
+        protocol = self.protocol
         mutated = []
         for array, index, blob in decoder.arrays:
             start, length = frame.spans[blob]
             if frame.buffer[start : start + length] != snapshot[start : start + length]:
                 mutated.append([index, encoder.array(array)])
         if mutated:
-            reply["m"] = mutated
-        changed_inputs = self.changed_cache_inputs(used_handles, encoder)
+            reply[protocol.MODIFIED] = mutated
+        changed_inputs = self.caches.changed_inputs(used_handles, encoder)
         if changed_inputs:
-            reply["mh"] = changed_inputs
+            reply[protocol.MODIFIED_THROUGH_CACHE] = changed_inputs
         changed = []
         for index, container, before in containers:
             if _changed(container, before):
                 if type(container) is dict:
                     changed.append([index, encoder.dict_node(container)])
                 else:
-                    changed.append([index, ["l", [encoder.encode(item, 1) for item in container]]])
+                    changed.append([index, [self.wire.LIST, [encoder.encode(item, 1) for item in container]]])
         if changed:
-            reply["c"] = changed
-        self.send(reply, encoder)
+            reply[protocol.CHANGED] = changed
 
     def answer_perturbed(
         self, function: Any, arguments: Any, perturb: dict, returns: list[str], reply: dict, frame: Any, decoder: Any
@@ -330,22 +374,23 @@ class Worker:
         """Value `take` of `function` with arguments[wrt] moved by +step and -step at each entry, stacked.
 
         For numeric gradients: no caches kept, no in-place changes sent back, since
-        every evaluation gets a fresh copy of the perturbed argument. perturb["entries"]
+        every evaluation gets a fresh copy of the perturbed argument. perturb[ENTRIES]
         ([first, stop], flat indices) limits the batch to part of the entries: the grader
-        gives the rest to a second worker, which starts from the arguments as sent. With
-        perturb["settle"], an evaluation that changes the other arguments (a dict entry,
+        gives the rest to the gradient worker, which starts from the arguments as sent. With
+        perturb[SETTLE], an evaluation that changes the other arguments (a dict entry,
         an array in place) makes this worker go on to the last entry itself, since the
-        next evaluation in one process would have seen the change; reply["covered"]
+        next evaluation in one process would have seen the change; reply[COVERED]
         says where it stopped.
         """
-        np, describe = self.wire.np, self.wire.describe
-        wrt, take, step = int(perturb["wrt"]), int(perturb["take"]), float(perturb["step"])
+        np, describe, protocol = self.wire.np, self.wire.describe, self.protocol
+        wrt, take = int(perturb[protocol.WRT]), int(perturb[protocol.TAKE])
+        step = float(perturb[protocol.STEP])
         encoder = self.wire.Encoder(lenient=True)
         point = arguments[wrt]
-        first, stop = perturb.get("entries") or (0, point.size)
+        first, stop = perturb.get(protocol.ENTRIES) or (0, point.size)
         first, stop = max(0, int(first)), min(point.size, int(stop))
         before = None
-        if perturb.get("settle"):
+        if perturb.get(protocol.SETTLE):
             before = (bytes(frame.buffer), _containers(decoder))
         outputs = None
         capacity = (point.size if before is not None else stop) - first
@@ -362,20 +407,22 @@ class Worker:
                     except BaseException as raised:  # noqa: BLE001 - SystemExit and the like are the student's too
                         frames = _frames_text(raised)
                         traceback.clear_frames(raised.__traceback__)
-                        reply["error"] = self.exception_reply(raised, frames, encoder)
+                        reply[protocol.ERROR] = _exception_report(protocol, raised, frames, encoder)
                         return
                     if len(returns) > 1:
                         if type(result) not in (tuple, list) or len(result) != len(returns):
-                            raise CallRefused("returns", f"returned {describe(result)}; expected {len(returns)} values")
+                            raise CallRefused(
+                                protocol.BAD_RETURNS, f"returned {describe(result)}; expected {len(returns)} values"
+                            )
                         result = result[take]
                     if type(result) is not np.ndarray or result.dtype.kind != "f":
-                        reply["ok"] = [["x", describe(result)]]
+                        reply[protocol.RETURNED] = [[self.wire.NOT_SENT, describe(result)]]
                         return
                     if outputs is None:
                         outputs = np.empty((2 * capacity, *result.shape))
                     if result.shape != outputs.shape[1:]:
                         raise CallRefused(
-                            "returns",
+                            protocol.BAD_RETURNS,
                             f"returned shape {result.shape} after shape {outputs.shape[1:]} for the same call",
                         )
                     outputs[2 * (entry - first) + sign_position] = result
@@ -385,10 +432,10 @@ class Worker:
                 ):
                     stop, before = point.size, None
             covered = outputs[: 2 * (entry - first)] if outputs is not None else np.empty((0,))
-            reply["ok"] = [encoder.encode(covered)]
-            reply["covered"] = entry - first
+            reply[protocol.RETURNED] = [encoder.encode(covered)]
+            reply[protocol.COVERED] = entry - first
         except CallRefused as refused:
-            reply["error"] = {"kind": refused.kind, "message": str(refused)}
+            reply[protocol.ERROR] = self.refusal(refused)
         finally:
             _flush_output()
             self.send(reply, encoder)
@@ -402,8 +449,9 @@ class Worker:
             try:
                 self.answer(frame)
             except BaseException as error:  # noqa: BLE001 - the worker must outlive its own failures
-                failure = {"kind": "internal", "message": _error_text(error)}
-                self.send({"seq": frame.message.get("seq"), "error": failure})
+                protocol = self.protocol
+                failure = {protocol.ERROR_KIND: protocol.INTERNAL, protocol.MESSAGE: _error_text(error)}
+                self.send({protocol.SEQ: frame.message.get(protocol.SEQ), protocol.ERROR: failure})
 
 
 def _wait_for(pid: int, timeout: float) -> int | None:
@@ -421,15 +469,16 @@ def _wait_for(pid: int, timeout: float) -> int | None:
         time.sleep(0.0005)
 
 
-def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
+def serve_forks(jail: types.ModuleType, protocol: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
     """The zygote (see autograder/sandbox/process.py): fork a bare worker for each request of the grader.
 
     Returns only in a forked worker, with its request and reply pipes; the zygote itself
     exits when the grader closes the socket.
     """
-    control = socket.socket(fileno=bootstrap["control_fd"])
-    jail.die_with_parent(bootstrap["parent_pid"])
-    marker = os.environb[bootstrap["marker_variable"].encode()]
+    control = socket.socket(fileno=bootstrap[protocol.CONTROL_FD])
+    jail.die_with_parent(bootstrap[protocol.PARENT_PID])
+    marker_variable = bootstrap[protocol.MARKER_VARIABLE]
+    marker = os.environb[marker_variable.encode()]
     while True:
         try:
             data, fds, _, _ = socket.recv_fds(control, 4096, 3)
@@ -438,11 +487,11 @@ def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
         if not data:  # the grader has gone
             os._exit(0)
         request = json.loads(data)
-        if request["op"] == "fork" and len(fds) == 3:
+        if request[protocol.OP] == protocol.FORK and len(fds) == 3:
             try:
                 pid = os.fork()
             except OSError as error:  # out of processes or memory: this worker fails, the zygote goes on
-                pid, answer = -1, {"error": f"fork failed: {error}"}
+                pid, answer = -1, {protocol.REFUSED: f"fork failed: {error}"}
             if pid == 0:
                 control.close()
                 os.setsid()
@@ -451,14 +500,15 @@ def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
                 os.dup2(output_fd, 2)
                 os.close(output_fd)
                 # Its own marker, in its own copy of the environment block, where /proc shows it.
-                jail.overwrite_environment_value(bootstrap["marker_variable"], marker, request["marker"].encode())
+                jail.overwrite_environment_value(marker_variable, marker, request[protocol.MARKER].encode())
                 return request_fd, reply_fd
             if pid > 0:
-                answer = {"pid": pid}
-        elif request["op"] == "wait":
-            answer = {"status": _wait_for(int(request["pid"]), float(request["timeout"]))}
+                answer = {protocol.PID: pid}
+        elif request[protocol.OP] == protocol.WAIT:
+            status = _wait_for(int(request[protocol.PID]), float(request[protocol.WAIT_TIMEOUT]))
+            answer = {protocol.STATUS: status}
         else:
-            answer = {"error": f"unknown request {str(request)[:100]}"}
+            answer = {protocol.REFUSED: f"unknown request {str(request)[:100]}"}
         for fd in fds:
             os.close(fd)
         control.send(json.dumps(answer).encode())
@@ -466,10 +516,12 @@ def serve_forks(jail: types.ModuleType, bootstrap: dict) -> tuple[int, int]:
 
 def main() -> None:
     bootstrap = json.loads(sys.argv[1])
-    sys.path[:] = bootstrap["sys_path"]
-    wire = _load_companion("cnnkit_wire", bootstrap["wire"])
-    jail = _load_companion("cnnkit_jail", bootstrap["jail"])
-    request_fd, reply_fd = serve_forks(jail, bootstrap)
+    # The one key spelled out here: it says where the names of all the others are.
+    protocol = _load_companion("cnnkit_protocol", bootstrap["protocol"])
+    sys.path[:] = bootstrap[protocol.SYS_PATH]
+    wire = _load_companion("cnnkit_wire", bootstrap[protocol.WIRE_PATH])
+    jail = _load_companion("cnnkit_jail", bootstrap[protocol.JAIL_PATH])
+    request_fd, reply_fd = serve_forks(jail, protocol, bootstrap)
     parent = os.getppid()  # the zygote, which dies with the grader
     os.set_blocking(request_fd, False)  # so that reads spin before sleeping: wire.SPIN_SECONDS
     reader = wire.FrameReader(request_fd)
@@ -477,21 +529,24 @@ def main() -> None:
         config = reader.read().message
     except EOFError:  # a worker that was never given a submission: its grader has ended it
         os._exit(0)
-    plan = config["plan"]
+    plan = config[protocol.PLAN]
     try:
-        files = {name: base64.b64decode(text) for name, text in config["files"].items()}
-        helpers = {name: base64.b64decode(text) for name, text in config["helpers"].items()}
-        artifacts = config["artifacts"]
-        files.update(jail.read_artifacts(artifacts["directory"], artifacts["names"], artifacts["limit"]))
-        confined = jail.confine(plan, files, helpers, parent)
+        files = {name: base64.b64decode(text) for name, text in config[protocol.FILES].items()}
+        kit_modules = {name: base64.b64decode(text) for name, text in config[protocol.KIT_MODULES].items()}
+        artifacts = config[protocol.ARTIFACTS]
+        folder, names = artifacts[protocol.ARTIFACT_FOLDER], artifacts[protocol.ARTIFACT_NAMES]
+        files.update(jail.read_artifacts(folder, names, artifacts[protocol.ARTIFACT_LIMIT]))
+        confined = jail.confine(plan, files, kit_modules, parent)
     except BaseException as error:  # noqa: BLE001 - report why the sandbox could not be built
-        wire.write_frame(reply_fd, wire.Encoder().frame({"op": "failed", "message": _error_text(error)}))
+        failed = {protocol.OP: protocol.FAILED, protocol.MESSAGE: _error_text(error)}
+        wire.write_frame(reply_fd, wire.Encoder().frame(failed))
         os._exit(70)
-    del files, helpers
-    sys.path[:0] = [plan["work_dir"], plan["helper_dir"]]
-    worker = Worker(wire, reader, reply_fd, config)
-    worker.load(config["files_in_order"], config["skip"], plan["work_dir"])
-    worker.send({"op": "ready", "failures": worker.failures, **confined})
+    del files, kit_modules
+    sys.path[:0] = [plan["work_dir"], plan["kit_dir"]]
+    worker = Worker(wire, protocol, reader, reply_fd, config)
+    worker.load(config[protocol.FILES_IN_ORDER], config[protocol.SKIP], plan["work_dir"])
+    ready = {protocol.FAILURES: worker.failures, protocol.NOTES: confined["notes"]}
+    worker.send({protocol.OP: protocol.READY, **ready, protocol.REDUCED: confined["reduced"]})
     del config
     worker.serve()
     os._exit(0)

@@ -16,7 +16,7 @@ and the calls one grading makes (their product is the part of the overhead that 
 pipes cost; the rest is the worker's own work per call, its start-up beyond what
 pytest's start-up hides, and its teardown), the worker's start-up time with its zygote
 started too (the first worker of a process) and forked by a running zygote (any later
-one, the helper that shares numeric gradients included), and the machine's load
+one, the gradient worker that shares numeric gradients included), and the machine's load
 average, since a shared machine's load moves every number here.
 """
 
@@ -101,7 +101,7 @@ def worker_start_s(repeats: int = 5) -> tuple[float, float]:
                 sandbox_process._ZYGOTES.close_all()
             started = time.perf_counter()
             with SandboxImplementation(LAYERS, LAYERS.reference_dir) as impl:
-                impl._ready_worker()
+                impl._workers.ready()
                 samples.append(time.perf_counter() - started)
     return statistics.median(cold), statistics.median(forked)
 
