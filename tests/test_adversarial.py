@@ -29,7 +29,7 @@ from autograder.grading.grade import grade_submission
 from autograder.grading.intake import stage_submission
 from autograder.sandbox import jail as sandbox_jail
 from autograder.sandbox import process as sandbox_process
-from autograder.sandbox.grader import NAMESPACES_VARIABLE
+from autograder.sandbox.isolation import NAMESPACES_VARIABLE
 
 ATTACK_FILES = sorted((Path(__file__).parent / "adversarial").glob("*.py"))
 AS_ROOT = os.geteuid() == 0

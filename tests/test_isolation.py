@@ -17,7 +17,7 @@ from autograder.cli import main
 from autograder.core.assignments import LAYERS
 from autograder.grading.grade import REDUCED_ISOLATION_STATUS
 from autograder.grading.intake import stage_submission
-from autograder.sandbox.grader import NAMESPACES_VARIABLE, reduced_isolation_here
+from autograder.sandbox.isolation import NAMESPACES_VARIABLE, reduced_isolation_here
 
 QUICK = "test_conv_forward_fixed_values_stride_2 or test_avg_pool_forward_fixed_values"
 AS_ROOT = os.geteuid() == 0

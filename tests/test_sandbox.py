@@ -24,7 +24,8 @@ from autograder.core.gradcheck import forward_of, numeric_gradient
 from autograder.core.implementation import LocalImplementation, SubmissionError
 from autograder.sandbox import jail as sandbox_jail
 from autograder.sandbox import process as sandbox_process
-from autograder.sandbox.grader import CacheHandle, SandboxImplementation
+from autograder.sandbox.caches import CacheHandle
+from autograder.sandbox.grader import SandboxImplementation
 
 AS_ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not AS_ROOT, reason="the grader confines workers this way only as root")

@@ -39,7 +39,8 @@ from pathlib import Path
 from autograder.core.assignments import ASSIGNMENTS, AssignmentSpec, get_assignment
 from autograder.core.report import write_json_atomically
 from autograder.grading.grade import REDUCED_ISOLATION_STATUS, positive_seconds
-from autograder.sandbox.grader import DEFAULT_TIME_BUDGET, HIDE_VARIABLE, reduced_isolation_here
+from autograder.sandbox.budget import DEFAULT_CALL_TIMEOUT, DEFAULT_TIME_BUDGET
+from autograder.sandbox.isolation import HIDE_VARIABLE, reduced_isolation_here
 
 # How a submission's status starts in grades.csv when its grading ran out of time (the class report reads it).
 GRADING_TIMED_OUT = "grading took longer than"
@@ -50,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", required=True, choices=sorted(ASSIGNMENTS))
     parser.add_argument("--out", required=True, help="the CSV of grades; results go to a folder beside it")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at the same time")
-    parser.add_argument("--call-timeout", type=float, default=10.0, help="seconds per call of a student function")
+    parser.add_argument(
+        "--call-timeout", type=float, default=DEFAULT_CALL_TIMEOUT, help="seconds per call of a student function"
+    )
     parser.add_argument(
         "--time-budget",
         type=positive_seconds,

@@ -40,14 +40,18 @@ from autograder.core.results import GradeReport, TestResult
 from autograder.grading.batch import GRADING_TIMED_OUT, results_folder, submission_names
 from autograder.grading.intake import REFUSED_ENTRY
 from autograder.quality.variants import named_known_mistakes
-from autograder.sandbox import grader as sandbox
-from autograder.sandbox import process as sandbox_process
+from autograder.sandbox import failures
 
 # Failed tests sorted by why, from the phrases the sandbox's and the intake's messages are built of.
 FAILURE_KINDS: dict[str, tuple[str, ...]] = {
-    "timeout": (sandbox.CALL_TIMED_OUT, sandbox.IMPORT_TIMED_OUT, sandbox.BUDGET_USED_UP, sandbox.TIMED_OUT_EARLIER),
-    "crash": (sandbox_process.WORKER_DIED, sandbox_process.WORKER_EXITED, sandbox_process.WORKER_SILENT),
-    "sandbox": (sandbox.UNREADABLE_REPLY, sandbox.PROTOCOL_BROKEN, sandbox.WORKER_FAILED, REFUSED_ENTRY),
+    "timeout": (
+        failures.CALL_TIMED_OUT,
+        failures.IMPORT_TIMED_OUT,
+        failures.BUDGET_USED_UP,
+        failures.TIMED_OUT_EARLIER,
+    ),
+    "crash": (failures.WORKER_DIED, failures.WORKER_EXITED, failures.WORKER_SILENT),
+    "sandbox": (failures.UNREADABLE_REPLY, failures.PROTOCOL_BROKEN, failures.WORKER_FAILED, REFUSED_ENTRY),
 }
 
 # copydetect's defaults: matches shorter than 25 tokens are noise, all longer ones are found.

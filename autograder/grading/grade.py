@@ -33,7 +33,8 @@ from autograder.core.results import GradeReport
 from autograder.core.runner import collect_tests, run_session
 from autograder.grading.intake import SubmissionRejected, stage_submission
 from autograder.quality.variants import share_known_mistakes
-from autograder.sandbox.grader import DEFAULT_TIME_BUDGET, SandboxImplementation
+from autograder.sandbox.budget import DEFAULT_CALL_TIMEOUT, DEFAULT_TIME_BUDGET
+from autograder.sandbox.grader import SandboxImplementation
 
 # `grade`'s exit status when it graded, but in a sandbox with reduced isolation (results.json says why).
 REDUCED_ISOLATION_STATUS = 3
@@ -48,7 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", required=True, choices=sorted(ASSIGNMENTS))
     parser.add_argument("--out", required=True, help="where to write the Gradescope results.json")
     parser.add_argument(
-        "--call-timeout", type=float, default=10.0, help="seconds each call of a student function may take"
+        "--call-timeout",
+        type=float,
+        default=DEFAULT_CALL_TIMEOUT,
+        help="seconds each call of a student function may take",
     )
     parser.add_argument(
         "--time-budget",
@@ -67,7 +71,7 @@ def run_sandboxed(
     directory: Path,
     *,
     hidden: bool,
-    call_timeout: float = 10.0,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT,
     time_budget: float = DEFAULT_TIME_BUDGET,
     extra_args: tuple[str, ...] = (),
 ) -> GradeReport:
@@ -109,7 +113,7 @@ def grade_submission(
     spec: AssignmentSpec,
     out: Path,
     *,
-    call_timeout: float = 10.0,
+    call_timeout: float = DEFAULT_CALL_TIMEOUT,
     time_budget: float = DEFAULT_TIME_BUDGET,
     pytest_args: tuple[str, ...] = (),
     report_path: Path | None = None,

@@ -13,6 +13,8 @@ from autograder.sandbox.failures import BUDGET_USED_UP
 # limit of 10 minutes per submission, this leaves over 3 minutes for the container's start,
 # the grader's own work (about a second for `layers`) and writing the results.
 DEFAULT_TIME_BUDGET = 400.0
+# Seconds one call of a student function may take (grade's and batch's --call-timeout).
+DEFAULT_CALL_TIMEOUT = 10.0
 
 
 class OutOfTime(Exception):

@@ -2,7 +2,6 @@
 
 The class report (autograder/grading/class_report.py) sorts failed tests by them (its
 FAILURE_KINDS), so a message reworded here still lands in the right row of the report.
-autograder/sandbox/grader.py exports them under the same names.
 """
 
 CALL_TIMED_OUT = "did not return within"
@@ -12,3 +11,7 @@ TIMED_OUT_EARLIER = "timed out, so its later calls fail at once"
 UNREADABLE_REPLY = "the worker sent an unreadable reply"
 PROTOCOL_BROKEN = "broke the worker's protocol"
 WORKER_FAILED = "the sandbox worker failed"
+# How process.describe_exit's sentences start.
+WORKER_SILENT = "the worker stopped answering"
+WORKER_DIED = "the worker died with signal"
+WORKER_EXITED = "the worker exited with status"

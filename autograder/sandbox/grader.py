@@ -11,7 +11,7 @@ describes the whole sandbox; each part has its own module here:
 - replies.py and caches.py: replies turned back into values, written back into the caller's arrays;
 - output.py: what the submission printed; protocol.py and wire.py: what the two ends say, and how;
 - limits.py, isolation.py, failures.py: what a worker may use, how isolated it is here, and the
-  phrases of the failure messages (all exported from here, as before the split).
+  phrases of the failure messages.
 """
 
 from __future__ import annotations
@@ -26,42 +26,14 @@ import numpy as np
 
 from autograder.core.assignments import AssignmentSpec, FunctionSpec
 from autograder.sandbox.briefing import SubmissionFiles
-from autograder.sandbox.budget import DEFAULT_TIME_BUDGET, TimeBudget
-from autograder.sandbox.caches import CacheBook, CacheHandle
+from autograder.sandbox.budget import DEFAULT_CALL_TIMEOUT, TimeBudget
+from autograder.sandbox.caches import CacheBook
 from autograder.sandbox.calls import Calls
-from autograder.sandbox.failures import (
-    BUDGET_USED_UP,
-    CALL_TIMED_OUT,
-    IMPORT_TIMED_OUT,
-    PROTOCOL_BROKEN,
-    TIMED_OUT_EARLIER,
-    UNREADABLE_REPLY,
-    WORKER_FAILED,
-)
 from autograder.sandbox.gradients import GradientBatches
-from autograder.sandbox.isolation import HIDE_VARIABLE, NAMESPACES_VARIABLE, reduced_isolation_here
 from autograder.sandbox.limits import SandboxLimits
 from autograder.sandbox.output import OutputCapture
 from autograder.sandbox.replies import ReplyReader
 from autograder.sandbox.workers import Workers
-
-# What the rest of the kit imports from here (the class report sorts failures by the phrases).
-__all__ = [
-    "BUDGET_USED_UP",
-    "CALL_TIMED_OUT",
-    "DEFAULT_TIME_BUDGET",
-    "HIDE_VARIABLE",
-    "IMPORT_TIMED_OUT",
-    "NAMESPACES_VARIABLE",
-    "PROTOCOL_BROKEN",
-    "TIMED_OUT_EARLIER",
-    "UNREADABLE_REPLY",
-    "WORKER_FAILED",
-    "CacheHandle",
-    "SandboxImplementation",
-    "SandboxLimits",
-    "reduced_isolation_here",
-]
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()  # sandboxes not closed yet: closed at exit if their owner forgot
 
@@ -73,7 +45,9 @@ class SandboxImplementation:
     limits: any field of SandboxLimits.
     """
 
-    def __init__(self, spec: AssignmentSpec, directory: Path, call_timeout: float = 10.0, **limits: Any) -> None:
+    def __init__(
+        self, spec: AssignmentSpec, directory: Path, call_timeout: float = DEFAULT_CALL_TIMEOUT, **limits: Any
+    ) -> None:
         self.spec = spec
         self.directory = Path(directory)
         self.call_timeout = float(call_timeout)

@@ -16,7 +16,7 @@ As root (what CI and Gradescope use):
   worker is chrooted into it, so the kit, other copies of it, /run/lock, the host's
   temporary folders and home folders do not exist for it;
 - the worker joins the sandbox's control groups (memory and processes of the whole
-  sandbox, see sandbox_process.SandboxCgroup) while it is still root;
+  sandbox, see process.SandboxCgroup) while it is still root;
 - resource limits, then a switch to a dedicated uid and gid with no supplementary
   groups, no way to regain privileges, and SIGKILL if the grader dies;
 - last, a seccomp filter (libseccomp) that refuses namespaces, mounts, ptrace, keys,

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder.sandbox import protocol, wire
+from autograder.sandbox.failures import WORKER_DIED, WORKER_EXITED, WORKER_SILENT
 
 SLOT_UID_BASE = 60000
 SLOT_COUNT = 1000
@@ -235,7 +236,7 @@ class SandboxCgroup:
 
     cgroup v2 where /sys/fs/cgroup is a cgroup2 mount whose memory and pids controllers
     this process may give to a child of its own group; else the cgroup v1 memory and
-    pids hierarchies. Workers join it while still root (sandbox_jail._join_cgroups);
+    pids hierarchies. Workers join it while still root (jail._join_cgroups);
     what they fork stays in it. close() kills what is left and removes the groups.
     """
 
@@ -421,12 +422,6 @@ def remove_files_of(uid: int) -> list[str]:
         except OSError:
             failed.append(path)
     return failed
-
-
-# How describe_exit's sentences start (autograder/grading/class_report.py's FAILURE_KINDS reads them).
-WORKER_SILENT = "the worker stopped answering"
-WORKER_DIED = "the worker died with signal"
-WORKER_EXITED = "the worker exited with status"
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -42,7 +42,8 @@ from autograder.core.runner import run_tests
 from autograder.grading import batch
 from autograder.grading.grade import grade_submission, run_sandboxed
 from autograder.sandbox import process as sandbox_process
-from autograder.sandbox.grader import DEFAULT_TIME_BUDGET, SandboxImplementation
+from autograder.sandbox.budget import DEFAULT_TIME_BUDGET
+from autograder.sandbox.grader import SandboxImplementation
 
 GRADE_TARGET_S = 15.0
 OVERHEAD_TARGET = 0.25
