@@ -19,6 +19,7 @@ from autograder.core.gradcheck import (
     check_gradient,
     numeric_gradient,
     relative_error,
+    works_first,
 )
 
 # ---------------------------------------------------------------------------- relative_error
@@ -304,3 +305,22 @@ def test_check_gradient_does_not_modify_x():
     original = x.copy()
     check_gradient(right, forward, x, dout, what="dx of cube")
     assert np.array_equal(x, original)
+
+
+# ---------------------------------------------------------------------------- works_first
+
+
+def test_works_first_is_silent_when_the_known_case_passes():
+    calls = []
+    works_first("conv_forward_naive", lambda: calls.append("ran"))
+    assert calls == ["ran"]
+
+
+def test_works_first_names_the_function_to_fix_and_keeps_the_failure():
+    def known_case():
+        raise AssertionError("out of conv_forward_naive: relative error 1.0e+00")
+
+    with pytest.raises(AssertionError) as failure:
+        works_first("conv_forward_naive", known_case)
+    assert "fix conv_forward_naive first" in str(failure.value)
+    assert "relative error 1.0e+00" in str(failure.value)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.core.gradcheck import fix_first_note
+from autograder.core.gradcheck import works_first as works_first_check
 from autograder.core.implementation import CopiedInputs
 from autograder.core.plugin import implementation_for
 
@@ -132,25 +133,14 @@ def conv_backward_case(request):
 
 @pytest.fixture
 def works_first():
-    """Grade a property (an error raised, inputs left alone) only once the function computes something right.
+    """works_first(function, known_case): grade a property only once `function` computes something right.
 
-    works_first(function, known_case) runs known_case, a check of `function` on a
-    case with known outputs; when it fails, the test fails with a message saying
-    so. Diagnostics use it too, to say "fix the forward pass first" before they
-    blame a backward pass for what a wrong forward pass did.
+    known_case is a check of `function` on a case with known outputs; when it fails,
+    the test fails saying to fix `function` first (autograder.core.gradcheck.works_first).
+    Diagnostics use it too, to say "fix the forward pass first" before they blame a
+    backward pass for what a wrong forward pass did.
     """
-
-    def check(function: str, known_case) -> None:
-        __tracebackhide__ = True
-        try:
-            known_case()
-        except AssertionError as failure:
-            raise AssertionError(
-                f"{function} does not give the right output on a known case yet, and this test needs it to: "
-                f"fix {function} first.\n  {failure}"
-            ) from None
-
-    return check
+    return works_first_check
 
 
 @pytest.fixture

@@ -149,6 +149,25 @@ def fix_first_note(actual: Any, expected: Any, *, what: str, function: str) -> s
     return f"\n  Fix {function} first: its output is wrong on these inputs too ({failure}); the cache comes from it."
 
 
+def works_first(function: str, known_case: Callable[[], Any]) -> None:
+    """Run known_case, a check of `function` on a case with known outputs; if it fails, fail saying so.
+
+    A test of a property (an error raised, inputs left alone, a numeric gradient) calls
+    it first: a submission whose function returns nothing useful must not earn the
+    points of the checks around the computation, and its student must read that the
+    function itself is what to fix. Raises AssertionError naming `function` and
+    carrying known_case's own failure.
+    """
+    __tracebackhide__ = True
+    try:
+        known_case()
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{function} does not give the right output on a known case yet, and this test needs it to: "
+            f"fix {function} first.\n  {failure}"
+        ) from None
+
+
 def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, output: int = 0) -> Callable:
     """The map v -> function(*arguments with v at position wrt)[output], for numeric gradients.
 
