@@ -19,6 +19,7 @@ from autograder.core.gradcheck import (
     check_gradient,
     numeric_gradient,
     relative_error,
+    spread_values,
     works_first,
 )
 
@@ -324,3 +325,11 @@ def test_works_first_names_the_function_to_fix_and_keeps_the_failure():
         works_first("conv_forward_naive", known_case)
     assert "fix conv_forward_naive first" in str(failure.value)
     assert "relative error 1.0e+00" in str(failure.value)
+
+
+def test_spread_values_are_pairwise_apart_and_drawn_from_the_generator():
+    values = spread_values(np.random.default_rng(0), (2, 3, 4))
+    assert values.shape == (2, 3, 4) and values.dtype == np.float64
+    gaps = np.diff(np.sort(values.ravel()))
+    assert gaps.min() >= 0.01 - 1e-12
+    assert not np.array_equal(values, spread_values(np.random.default_rng(1), (2, 3, 4)))

@@ -106,3 +106,11 @@ def test_a_stub_defining_what_the_reference_lacks_is_named(kit_copy, capsys):
 
     assert main(["stubs", "--check", "--root", str(kit_copy)]) == 1
     assert f"{CONV}: the stub defines helper, which the reference does not" in capsys.readouterr().err
+
+
+def test_a_stub_that_does_not_parse_is_named_not_a_crash(kit_copy, capsys):
+    path = kit_copy / MODELS
+    path.write_text(path.read_text() + "\ndef broken(:\n")
+
+    assert main(["stubs", "--check", "--root", str(kit_copy)]) == 1
+    assert f"{MODELS} does not parse" in capsys.readouterr().err

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.core.gradcheck import fix_first_note
+from autograder.core.gradcheck import spread_values as spread_array
 from autograder.core.gradcheck import works_first as works_first_check
 from autograder.core.implementation import CopiedInputs
 from autograder.core.plugin import implementation_for
@@ -36,18 +37,11 @@ def rng():
 
 @pytest.fixture
 def spread_values(rng):
-    """Random arrays whose entries differ pairwise by at least 0.01.
+    """spread_values(*shape): entries pairwise at least 0.01 apart, so max pooling has no ties to step across.
 
-    Max pooling is not differentiable where two entries of a window tie; with
-    entries this far apart, the numeric gradient's tiny steps never change a
-    window's maximum, so the numeric and analytic gradients must agree.
+    See autograder.core.gradcheck.spread_values for why numeric gradients need them.
     """
-
-    def make(*shape):
-        count = int(np.prod(shape))
-        return rng.permutation(np.arange(count) * 0.01 - count * 0.005).reshape(shape)
-
-    return make
+    return lambda *shape: spread_array(rng, shape)
 
 
 @pytest.fixture

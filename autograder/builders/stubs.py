@@ -92,6 +92,7 @@ def _header_ends(source: str) -> list[int]:
 
 
 def _docstring_node(node: ast.Module | Definition) -> ast.Constant | None:
+    """The string constant that opens node's body, or None when node has no docstring."""
     first = node.body[0] if node.body else None
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
         return first.value
@@ -138,8 +139,13 @@ def _docstring_body(source: str, node: ast.Constant, where: str) -> str:
     return literal[3:-3]
 
 
-def _module_replacement(reference: str, stub: str, reference_tree: ast.Module, stub_tree: ast.Module, where: Path):
-    """The stub's module docstring: the reference's, then the stub's paragraphs from TASK_MARKER on."""
+def _module_replacement(
+    reference: str, stub: str, reference_tree: ast.Module, stub_tree: ast.Module, where: Path
+) -> Replacement | None:
+    """The stub's module docstring: the reference's, then the stub's paragraphs from TASK_MARKER on.
+
+    None when the reference has no module docstring (there is nothing to copy).
+    """
     reference_doc, stub_doc = _docstring_node(reference_tree), _docstring_node(stub_tree)
     if reference_doc is None:
         return None
@@ -154,6 +160,13 @@ def _module_replacement(reference: str, stub: str, reference_tree: ast.Module, s
     return Replacement(MODULE_DOCSTRING, Span(stub_doc.lineno - 1, stub_doc.end_lineno), lines)
 
 
+def _parsed(source: str, where: str) -> ast.Module:
+    try:
+        return ast.parse(source)
+    except SyntaxError as error:
+        raise StubError(f"{where} does not parse: {error}") from None
+
+
 def replacements(reference: str, stub: str, where: Path) -> list[Replacement]:
     """What each header and docstring span of `stub` must be, to agree with `reference`.
 
@@ -161,7 +174,7 @@ def replacements(reference: str, stub: str, where: Path) -> list[Replacement]:
     in errors. Raises StubError when the stub defines something the reference does not.
     Returns one Replacement per definition of the stub (and its module docstring).
     """
-    reference_tree, stub_tree = ast.parse(reference), ast.parse(stub)
+    reference_tree, stub_tree = _parsed(reference, f"the reference of {where}"), _parsed(stub, str(where))
     reference_lines, reference_ends = reference.splitlines(keepends=True), _header_ends(reference)
     reference_definitions = _definitions(reference_tree)
     stub_ends = _header_ends(stub)
