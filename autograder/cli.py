@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("autograder.quality.validate", "check reference, stubs and known-bug variants against the tests"),
     "release": ("autograder.builders.release", "build the student release folder and zip"),
     "gradescope": ("autograder.builders.gradescope", "build a Gradescope autograder bundle"),
+    "stubs": ("autograder.builders.stubs", "write the stubs' signatures and docstrings from the reference"),
     "export-nbgrader": ("autograder.builders.export_nbgrader", "export the assignments as an nbgrader course"),
     "export-otter": ("autograder.builders.export_otter", "export the assignments in Otter-Grader's format"),
 }

@@ -19,6 +19,8 @@ from autograder.core.gradcheck import (
     check_gradient,
     numeric_gradient,
     relative_error,
+    spread_values,
+    works_first,
 )
 
 # ---------------------------------------------------------------------------- relative_error
@@ -304,3 +306,30 @@ def test_check_gradient_does_not_modify_x():
     original = x.copy()
     check_gradient(right, forward, x, dout, what="dx of cube")
     assert np.array_equal(x, original)
+
+
+# ---------------------------------------------------------------------------- works_first
+
+
+def test_works_first_is_silent_when_the_known_case_passes():
+    calls = []
+    works_first("conv_forward_naive", lambda: calls.append("ran"))
+    assert calls == ["ran"]
+
+
+def test_works_first_names_the_function_to_fix_and_keeps_the_failure():
+    def known_case():
+        raise AssertionError("out of conv_forward_naive: relative error 1.0e+00")
+
+    with pytest.raises(AssertionError) as failure:
+        works_first("conv_forward_naive", known_case)
+    assert "fix conv_forward_naive first" in str(failure.value)
+    assert "relative error 1.0e+00" in str(failure.value)
+
+
+def test_spread_values_are_pairwise_apart_and_drawn_from_the_generator():
+    values = spread_values(np.random.default_rng(0), (2, 3, 4))
+    assert values.shape == (2, 3, 4) and values.dtype == np.float64
+    gaps = np.diff(np.sort(values.ravel()))
+    assert gaps.min() >= 0.01 - 1e-12
+    assert not np.array_equal(values, spread_values(np.random.default_rng(1), (2, 3, 4)))

@@ -1,4 +1,4 @@
-"""The student stubs expose exactly the reference's API, with the same docstrings."""
+"""The student stubs define the graded functions, each documented, each raising a pointed hint."""
 
 import ast
 import inspect
@@ -8,16 +8,14 @@ import pytest
 from autograder.core.assignments import LAYERS
 from autograder.core.implementation import LocalImplementation
 
-REFERENCE = LocalImplementation(LAYERS, LAYERS.reference_dir, label="api_reference")
 STUBS = LocalImplementation(LAYERS, LAYERS.student_dir, label="api_stubs")
 
 
+# The stubs' signatures and docstrings are generated from the reference's and checked
+# by tests/test_stubs.py (python -m autograder stubs --check); here, only that there is one.
 @pytest.mark.parametrize("name", sorted(LAYERS.functions))
-def test_stub_signature_and_docstring_match_reference(name):
-    reference, stub = getattr(REFERENCE, name), getattr(STUBS, name)
-    assert inspect.signature(stub) == inspect.signature(reference)
-    assert inspect.getdoc(stub) == inspect.getdoc(reference)
-    assert inspect.getdoc(stub), f"{name} needs a docstring stating inputs, shapes and returns"
+def test_stub_has_a_docstring(name):
+    assert inspect.getdoc(getattr(STUBS, name)), f"{name} needs a docstring stating inputs, shapes and returns"
 
 
 @pytest.mark.parametrize("file_name", LAYERS.files)

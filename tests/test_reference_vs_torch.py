@@ -16,13 +16,12 @@ thousands of roundings while catching any real mistake, whose errors are >1e-3.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from cnn_reference.layers import batchnorm, conv, dropout, im2col, pooling
+from cnn_reference.layers.hidden_tests.cases import ConvCase, PoolCase, fitting_size, random_arrays
 
 from autograder.core.gradcheck import relative_error
 
@@ -50,58 +49,29 @@ def numpy_of(tensor: torch.Tensor) -> np.ndarray:
 # ---------------------------------------------------------------------------- configurations
 
 
-@dataclass(frozen=True)
-class ConvCase:
-    """One convolution geometry: x (n, c, h, w), w (f, c, hh, ww), stride, pad."""
-
-    n: int
-    c: int
-    h: int
-    w: int
-    f: int
-    hh: int
-    ww: int
-    stride: int
-    pad: int
-
-    @property
-    def id(self) -> str:
-        return f"x{self.n}x{self.c}x{self.h}x{self.w}-w{self.f}x{self.c}x{self.hh}x{self.ww}-s{self.stride}p{self.pad}"
-
-    @property
-    def conv_param(self) -> dict:
-        return {"stride": self.stride, "pad": self.pad}
-
-    def arrays(self, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """x, w, b and an upstream gradient dout of the output's shape, all seeded."""
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((self.n, self.c, self.h, self.w))
-        w = rng.standard_normal((self.f, self.c, self.hh, self.ww))
-        b = rng.standard_normal(self.f)
-        out_h = 1 + (self.h + 2 * self.pad - self.hh) // self.stride
-        out_w = 1 + (self.w + 2 * self.pad - self.ww) // self.stride
-        dout = rng.standard_normal((self.n, self.f, out_h, out_w))
-        return x, w, b, dout
+def conv_arrays(case: ConvCase, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, w, b and an upstream gradient dout of the output's shape, all from one seeded generator."""
+    return tuple(random_arrays(seed, case.x_shape, case.w_shape, (case.num_filters,), case.out_shape))
 
 
 # Hand-picked edges first; random ones fill up the count.
 EDGE_CONV_CASES = [
-    ConvCase(1, 1, 4, 5, 1, 1, 1, 1, 0),  # batch 1, one channel, one 1x1 filter
-    ConvCase(2, 3, 5, 7, 2, 1, 1, 2, 0),  # 1x1 kernel, stride 2: pixels no window reads
-    ConvCase(1, 2, 3, 3, 3, 1, 1, 1, 2),  # 1x1 kernel, pad 2: outputs that see only padding
-    ConvCase(2, 2, 4, 5, 3, 6, 7, 1, 1),  # kernel as large as the padded input: 1x1 output
-    ConvCase(1, 1, 3, 3, 1, 5, 5, 3, 1),  # the same with stride 3
-    ConvCase(3, 2, 5, 4, 2, 5, 4, 1, 0),  # kernel as large as the input, no padding
-    ConvCase(2, 3, 7, 11, 4, 3, 5, 2, 2),  # non-square input and kernel, stride 2
-    ConvCase(1, 2, 6, 9, 2, 3, 3, 3, 3),  # stride 3, pad 3
-    ConvCase(2, 1, 2, 3, 2, 2, 2, 1, 3),  # pad larger than the input
-    ConvCase(2, 2, 9, 4, 3, 5, 1, 1, 0),  # tall kernel
-    ConvCase(1, 3, 7, 10, 2, 1, 4, 3, 0),  # wide kernel, stride 3
-    ConvCase(2, 1, 5, 5, 8, 3, 3, 1, 1),  # many filters over one channel
+    ConvCase((1, 1, 4, 5), 1, (1, 1), 1, 0),  # batch 1, one channel, one 1x1 filter
+    ConvCase((2, 3, 5, 7), 2, (1, 1), 2, 0),  # 1x1 kernel, stride 2: pixels no window reads
+    ConvCase((1, 2, 3, 3), 3, (1, 1), 1, 2),  # 1x1 kernel, pad 2: outputs that see only padding
+    ConvCase((2, 2, 4, 5), 3, (6, 7), 1, 1),  # kernel as large as the padded input: 1x1 output
+    ConvCase((1, 1, 3, 3), 1, (5, 5), 3, 1),  # the same with stride 3
+    ConvCase((3, 2, 5, 4), 2, (5, 4), 1, 0),  # kernel as large as the input, no padding
+    ConvCase((2, 3, 7, 11), 4, (3, 5), 2, 2),  # non-square input and kernel, stride 2
+    ConvCase((1, 2, 6, 9), 2, (3, 3), 3, 3),  # stride 3, pad 3
+    ConvCase((2, 1, 2, 3), 2, (2, 2), 1, 3),  # pad larger than the input
+    ConvCase((2, 2, 9, 4), 3, (5, 1), 1, 0),  # tall kernel
+    ConvCase((1, 3, 7, 10), 2, (1, 4), 3, 0),  # wide kernel, stride 3
+    ConvCase((2, 1, 5, 5), 8, (3, 3), 1, 1),  # many filters over one channel
     # Wider outputs (16 to 20 positions per row), as in the course's networks.
-    ConvCase(2, 2, 5, 18, 3, 3, 3, 1, 0),
-    ConvCase(1, 3, 7, 33, 2, 3, 3, 2, 1),
-    ConvCase(3, 1, 4, 20, 2, 1, 5, 1, 2),
+    ConvCase((2, 2, 5, 18), 3, (3, 3), 1, 0),
+    ConvCase((1, 3, 7, 33), 2, (3, 3), 2, 1),
+    ConvCase((3, 1, 4, 20), 2, (1, 5), 1, 2),
 ]
 
 
@@ -113,11 +83,11 @@ def random_conv_cases(count: int, seed: int) -> list[ConvCase]:
         hh, ww = (int(v) for v in rng.integers(1, 6, size=2))
         stride, pad = int(rng.integers(1, 4)), int(rng.integers(0, 4))
         out_h, out_w = (int(v) for v in rng.integers(1, 5, size=2))
-        h, w = (out_h - 1) * stride + hh - 2 * pad, (out_w - 1) * stride + ww - 2 * pad
+        h, w = fitting_size(out_h, hh, stride, pad), fitting_size(out_w, ww, stride, pad)
         if h < 1 or w < 1:
             continue
         n, c, f = (int(v) for v in rng.integers(1, 4, size=3))
-        cases.append(ConvCase(n, c, h, w, f, hh, ww, stride, pad))
+        cases.append(ConvCase((n, c, h, w), f, (hh, ww), stride, pad))
     return cases
 
 
@@ -129,40 +99,15 @@ CONV_PATHS = {
 }
 
 
-@dataclass(frozen=True)
-class PoolCase:
-    """One pooling geometry: x (n, c, h, w), window (ph, pw), stride; no padding."""
-
-    n: int
-    c: int
-    h: int
-    w: int
-    ph: int
-    pw: int
-    stride: int
-
-    @property
-    def id(self) -> str:
-        return f"x{self.n}x{self.c}x{self.h}x{self.w}-{self.ph}x{self.pw}s{self.stride}"
-
-    @property
-    def pool_param(self) -> dict:
-        return {"pool_height": self.ph, "pool_width": self.pw, "stride": self.stride}
-
-    @property
-    def out_shape(self) -> tuple[int, int, int, int]:
-        return (self.n, self.c, 1 + (self.h - self.ph) // self.stride, 1 + (self.w - self.pw) // self.stride)
-
-
 EDGE_POOL_CASES = [
-    PoolCase(2, 3, 8, 8, 2, 2, 2),  # the common disjoint 2x2
-    PoolCase(2, 2, 9, 9, 3, 3, 2),  # overlapping 3x3, stride 2
-    PoolCase(1, 1, 6, 5, 3, 2, 1),  # overlapping, non-square window, batch 1, one channel
-    PoolCase(2, 2, 4, 4, 1, 1, 1),  # 1x1 window: identity
-    PoolCase(1, 2, 7, 4, 1, 1, 3),  # 1x1 window, stride 3: pixels no window reads
-    PoolCase(3, 2, 5, 7, 5, 7, 1),  # window as large as the input
-    PoolCase(2, 1, 6, 10, 2, 4, 2),  # wide window
-    PoolCase(2, 2, 8, 8, 2, 2, 3),  # stride larger than the window
+    PoolCase((2, 3, 8, 8), 2, 2, 2),  # the common disjoint 2x2
+    PoolCase((2, 2, 9, 9), 3, 3, 2),  # overlapping 3x3, stride 2
+    PoolCase((1, 1, 6, 5), 3, 2, 1),  # overlapping, non-square window, batch 1, one channel
+    PoolCase((2, 2, 4, 4), 1, 1, 1),  # 1x1 window: identity
+    PoolCase((1, 2, 7, 4), 1, 1, 3),  # 1x1 window, stride 3: pixels no window reads
+    PoolCase((3, 2, 5, 7), 5, 7, 1),  # window as large as the input
+    PoolCase((2, 1, 6, 10), 2, 4, 2),  # wide window
+    PoolCase((2, 2, 8, 8), 2, 2, 3),  # stride larger than the window
 ]
 
 
@@ -175,7 +120,8 @@ def random_pool_cases(count: int, seed: int) -> list[PoolCase]:
         stride = int(rng.integers(1, 4))
         out_h, out_w = (int(v) for v in rng.integers(1, 5, size=2))
         n, c = (int(v) for v in rng.integers(1, 4, size=2))
-        cases.append(PoolCase(n, c, (out_h - 1) * stride + ph, (out_w - 1) * stride + pw, ph, pw, stride))
+        h, w = fitting_size(out_h, ph, stride), fitting_size(out_w, pw, stride)
+        cases.append(PoolCase((n, c, h, w), ph, pw, stride))
     return cases
 
 
@@ -195,7 +141,7 @@ MAX_POOL_PATHS = {
 def test_conv_matches_torch(case: ConvCase, path: str):
     """out against F.conv2d; dx, dw, db against autograd, for the naive and the im2col layer."""
     forward, backward = CONV_PATHS[path]
-    x, w, b, dout = case.arrays(seed=CONV_CASES.index(case))
+    x, w, b, dout = conv_arrays(case, seed=CONV_CASES.index(case))
     out, cache = forward(x, w, b, case.conv_param)
     dx, dw, db = backward(dout, cache)
 
@@ -213,11 +159,11 @@ def test_conv_matches_torch(case: ConvCase, path: str):
 @pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
 def test_im2col_matches_torch_unfold(case: ConvCase):
     """im2col holds exactly F.unfold's numbers, with the batch moved into the columns."""
-    x, _, _, _ = case.arrays(seed=CONV_CASES.index(case))
-    cols = im2col.im2col(x, case.hh, case.ww, case.stride, case.pad)
+    x, _, _, _ = conv_arrays(case, seed=CONV_CASES.index(case))
+    cols = im2col.im2col(x, *case.filter_size, case.stride, case.pad)
     # unfold gives (N, C*HH*WW, L) with rows in the same (c, kh, kw) order and one
     # column per window position (oh, ow); im2col puts the batch in the columns too.
-    unfolded = F.unfold(as_tensor(x), (case.hh, case.ww), padding=case.pad, stride=case.stride)
+    unfolded = F.unfold(as_tensor(x), case.filter_size, padding=case.pad, stride=case.stride)
     expected = numpy_of(unfolded.permute(1, 0, 2).reshape(unfolded.shape[1], -1))
     # im2col only copies numbers, so the match is exact, not merely close.
     assert cols.shape == expected.shape
@@ -227,15 +173,15 @@ def test_im2col_matches_torch_unfold(case: ConvCase):
 @pytest.mark.parametrize("case", CONV_CASES, ids=CONV_IDS)
 def test_col2im_matches_torch_fold_and_is_the_adjoint_of_im2col(case: ConvCase):
     """col2im against F.fold, and <im2col(x), c> = <x, col2im(c)>."""
-    x, _, _, _ = case.arrays(seed=CONV_CASES.index(case))
+    x, _, _, _ = conv_arrays(case, seed=CONV_CASES.index(case))
     rng = np.random.default_rng(len(CONV_CASES) + CONV_CASES.index(case))
-    cols = im2col.im2col(x, case.hh, case.ww, case.stride, case.pad)
+    cols = im2col.im2col(x, *case.filter_size, case.stride, case.pad)
     c = rng.standard_normal(cols.shape)
-    dx = im2col.col2im(c, x.shape, case.hh, case.ww, case.stride, case.pad)
+    dx = im2col.col2im(c, x.shape, *case.filter_size, case.stride, case.pad)
 
     # fold is unfold's adjoint in PyTorch: feed it c in unfold's (N, C*HH*WW, L) layout.
-    blocks = as_tensor(c.reshape(c.shape[0], case.n, -1).transpose(1, 0, 2))
-    folded = F.fold(blocks, (case.h, case.w), (case.hh, case.ww), padding=case.pad, stride=case.stride)
+    blocks = as_tensor(c.reshape(c.shape[0], case.x_shape[0], -1).transpose(1, 0, 2))
+    folded = F.fold(blocks, case.x_shape[2:], case.filter_size, padding=case.pad, stride=case.stride)
     assert_relative(dx, numpy_of(folded), VALUE_TOLERANCE, "col2im against F.fold")
 
     # <im2col(x), c> = <x, col2im(c)>: the defining property of an adjoint.
@@ -253,13 +199,13 @@ def test_max_pool_matches_torch(case: PoolCase, path: str):
     """Naive and fast max pooling against F.max_pool2d and autograd."""
     forward, backward = MAX_POOL_PATHS[path]
     rng = np.random.default_rng(POOL_CASES.index(case))
-    x = rng.standard_normal((case.n, case.c, case.h, case.w))
+    x = rng.standard_normal(case.x_shape)
     dout = rng.standard_normal(case.out_shape)
     out, cache = forward(x, case.pool_param)
     dx = backward(dout, cache)
 
     x_t = as_tensor(x, True)
-    out_t = F.max_pool2d(x_t, (case.ph, case.pw), stride=case.stride)
+    out_t = F.max_pool2d(x_t, (case.pool_height, case.pool_width), stride=case.stride)
     (dx_t,) = torch.autograd.grad(out_t, x_t, as_tensor(dout))
     assert_relative(out, numpy_of(out_t), VALUE_TOLERANCE, f"out of max_pool_{path}")
     assert_relative(dx, numpy_of(dx_t), GRADIENT_TOLERANCE, f"dx of max_pool_{path}")
@@ -269,13 +215,13 @@ def test_max_pool_matches_torch(case: PoolCase, path: str):
 def test_avg_pool_matches_torch(case: PoolCase):
     """Average pooling against F.avg_pool2d and autograd."""
     rng = np.random.default_rng(POOL_CASES.index(case))
-    x = rng.standard_normal((case.n, case.c, case.h, case.w))
+    x = rng.standard_normal(case.x_shape)
     dout = rng.standard_normal(case.out_shape)
     out, cache = pooling.avg_pool_forward_naive(x, case.pool_param)
     dx = pooling.avg_pool_backward_naive(dout, cache)
 
     x_t = as_tensor(x, True)
-    out_t = F.avg_pool2d(x_t, (case.ph, case.pw), stride=case.stride)
+    out_t = F.avg_pool2d(x_t, (case.pool_height, case.pool_width), stride=case.stride)
     (dx_t,) = torch.autograd.grad(out_t, x_t, as_tensor(dout))
     assert_relative(out, numpy_of(out_t), VALUE_TOLERANCE, "out of avg_pool")
     assert_relative(dx, numpy_of(dx_t), GRADIENT_TOLERANCE, "dx of avg_pool")
@@ -290,8 +236,8 @@ def first_maximum_routing(x: np.ndarray, dout: np.ndarray, case: PoolCase) -> np
     dx = np.zeros_like(x)
     for n, c, i, j in np.ndindex(*dout.shape):
         best, where = None, None
-        for di in range(case.ph):
-            for dj in range(case.pw):
+        for di in range(case.pool_height):
+            for dj in range(case.pool_width):
                 value = x[n, c, i * case.stride + di, j * case.stride + dj]
                 if best is None or value > best:  # strictly greater: ties keep the first
                     best, where = value, (i * case.stride + di, j * case.stride + dj)
@@ -299,7 +245,7 @@ def first_maximum_routing(x: np.ndarray, dout: np.ndarray, case: PoolCase) -> np
     return dx
 
 
-TIE_CASES = [case for case in POOL_CASES if case.ph * case.pw > 1][:12]
+TIE_CASES = [case for case in POOL_CASES if case.pool_height * case.pool_width > 1][:12]
 
 
 @pytest.mark.parametrize("path", MAX_POOL_PATHS)
@@ -309,7 +255,7 @@ def test_max_pool_ties_go_to_the_first_maximum(case: PoolCase, path: str):
     forward, backward = MAX_POOL_PATHS[path]
     rng = np.random.default_rng(100 + TIE_CASES.index(case))
     # Three distinct values only: nearly every window holds a tied maximum.
-    x = rng.integers(0, 3, size=(case.n, case.c, case.h, case.w)).astype(np.float64)
+    x = rng.integers(0, 3, size=case.x_shape).astype(np.float64)
     dout = rng.standard_normal(case.out_shape)
     _, cache = forward(x, case.pool_param)
     dx = backward(dout, cache)
@@ -319,7 +265,9 @@ def test_max_pool_ties_go_to_the_first_maximum(case: PoolCase, path: str):
     # PyTorch's CPU kernel keeps the first maximum too (it replaces only on a strictly
     # greater value); checked here on these configurations, not assumed.
     x_t = as_tensor(x, True)
-    (dx_t,) = torch.autograd.grad(F.max_pool2d(x_t, (case.ph, case.pw), stride=case.stride), x_t, as_tensor(dout))
+    (dx_t,) = torch.autograd.grad(
+        F.max_pool2d(x_t, (case.pool_height, case.pool_width), stride=case.stride), x_t, as_tensor(dout)
+    )
     assert_relative(dx, numpy_of(dx_t), GRADIENT_TOLERANCE, f"dx of max_pool_{path} with ties against PyTorch")
 
 
@@ -587,7 +535,7 @@ def assert_unchanged(arrays: list[np.ndarray], originals: list[np.ndarray], what
 def test_conv_never_modifies_its_inputs(case: ConvCase, path: str):
     """Read-only inputs go through forward and backward unchanged."""
     forward, backward = CONV_PATHS[path]
-    originals = list(case.arrays(seed=5))
+    originals = list(conv_arrays(case, seed=5))
     x, w, b, dout = frozen(*originals)
     conv_param = case.conv_param
     out, cache = forward(x, w, b, conv_param)
@@ -599,12 +547,12 @@ def test_conv_never_modifies_its_inputs(case: ConvCase, path: str):
 @pytest.mark.parametrize("case", EDGE_CONV_CASES[:8], ids=[case.id for case in EDGE_CONV_CASES[:8]])
 def test_im2col_and_col2im_never_modify_their_inputs(case: ConvCase):
     """Read-only x and columns go through im2col and col2im unchanged."""
-    original_x = case.arrays(seed=6)[0]
+    original_x = conv_arrays(case, seed=6)[0]
     (x,) = frozen(original_x)
-    cols = im2col.im2col(x, case.hh, case.ww, case.stride, case.pad)
+    cols = im2col.im2col(x, *case.filter_size, case.stride, case.pad)
     original_cols = np.random.default_rng(6).standard_normal(cols.shape)
     (c,) = frozen(original_cols)
-    im2col.col2im(c, x.shape, case.hh, case.ww, case.stride, case.pad)
+    im2col.col2im(c, x.shape, *case.filter_size, case.stride, case.pad)
     assert_unchanged([x, c], [original_x, original_cols], "im2col/col2im")
 
 
@@ -616,7 +564,7 @@ def test_pooling_never_modifies_its_inputs(case: PoolCase, path: str):
         path
     ]
     rng = np.random.default_rng(8)
-    originals = [rng.standard_normal((case.n, case.c, case.h, case.w)), rng.standard_normal(case.out_shape)]
+    originals = [rng.standard_normal(case.x_shape), rng.standard_normal(case.out_shape)]
     x, dout = frozen(*originals)
     pool_param = case.pool_param
     _, cache = forward(x, pool_param)

@@ -1,4 +1,4 @@
-"""The training stubs expose exactly the reference's API, with the same docstrings, and raise pointed hints."""
+"""The training stubs define the API, each part documented, each raising a pointed hint."""
 
 import ast
 import inspect
@@ -8,7 +8,6 @@ import pytest
 from autograder.core.assignments import TRAINING
 from autograder.core.implementation import load_package
 
-REFERENCE, _ = load_package(TRAINING.reference_dir, TRAINING.files, "api_reference_training")
 STUBS, _ = load_package(TRAINING.student_dir, TRAINING.files, "api_stubs_training")
 
 API = {
@@ -19,22 +18,16 @@ API = {
 NAMES = [(file_name, name) for file_name, names in API.items() for name in names]
 
 
-def _pair(file_name: str, name: str):
-    module = file_name.removesuffix(".py")
-    return getattr(getattr(REFERENCE, module), name), getattr(getattr(STUBS, module), name)
+def _stub(file_name: str, name: str):
+    return getattr(getattr(STUBS, file_name.removesuffix(".py")), name)
 
 
+# The stubs' headers (signatures, base classes) and docstrings are generated from the
+# reference's and checked by tests/test_stubs.py; here, that each is documented at length.
 @pytest.mark.parametrize("file_name, name", NAMES)
-def test_stub_signature_and_docstring_match_reference(file_name, name):
-    reference, stub = _pair(file_name, name)
-    assert inspect.getdoc(stub) == inspect.getdoc(reference)
+def test_stub_has_a_docstring_stating_its_api(file_name, name):
+    stub = _stub(file_name, name)
     assert len(inspect.getdoc(stub)) > 200, f"{name} needs a docstring stating inputs, shapes and returns"
-    if inspect.isclass(reference):
-        assert inspect.isclass(stub) and stub.__mro__[1:] == reference.__mro__[1:]
-        for method in API[file_name][name]:
-            assert inspect.signature(getattr(stub, method)) == inspect.signature(getattr(reference, method))
-    else:
-        assert inspect.signature(stub) == inspect.signature(reference)
 
 
 @pytest.mark.parametrize("file_name", TRAINING.files)
@@ -46,7 +39,7 @@ def test_stub_files_define_only_the_api(file_name):
 
 @pytest.mark.parametrize("file_name, name", NAMES)
 def test_stub_raises_not_implemented_with_a_hint(file_name, name):
-    _, stub = _pair(file_name, name)
+    stub = _stub(file_name, name)
     calls = [stub] if not inspect.isclass(stub) else [stub, lambda *a: stub.forward(object.__new__(stub), *a)]
     for call in calls:
         target = call.__init__ if inspect.isclass(call) else call

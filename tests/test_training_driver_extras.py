@@ -194,6 +194,19 @@ def test_the_fast_recipe_uses_the_known_tricks_and_compiles_on_cuda_only():
         driver.default_recipe("lenet", "mnist", torch.device("cpu"), "fastest")
 
 
+def test_the_training_loader_follows_the_recipe_and_keeps_a_split_smaller_than_a_batch():
+    recipe = driver.Recipe(epochs=1, batch_size=16, lr=0.1, weight_decay=0.0, drop_last=True, label_smoothing=0.2)
+    images = np.random.default_rng(0).integers(0, 256, (40, 1, 8, 8), dtype=np.uint8)
+    labels, cpu = np.arange(40) % 10, torch.device("cpu")
+    loader = driver.training_loader(recipe, images, labels, cpu, (0.5,), (0.25,), seed=3)
+    assert len(list(loader)) == 2, "40 images in batches of 16 with drop_last: two full batches"
+    assert list(loader)[0][1].shape == (16, 10), "label smoothing gives class probabilities"
+    first_orders = [torch.cat([y.argmax(1) for _, y in loader]) for _ in range(2)]
+    assert not torch.equal(*first_orders), "a training loader shuffles every epoch"
+    tiny = driver.training_loader(recipe, images[:5], labels[:5], cpu, (0.5,), (0.25,))
+    assert [len(y) for _, y in tiny] == [5], "a split smaller than a batch still gives its one batch"
+
+
 def test_labels_are_smoothed_and_the_last_batch_dropped():
     loader, _ = _loaders(count=40, drop_last=True, label_smoothing=0.2)
     batches = list(loader)

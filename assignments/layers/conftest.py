@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 
 from autograder.core.gradcheck import fix_first_note
+from autograder.core.gradcheck import spread_values as spread_array
+from autograder.core.gradcheck import works_first as works_first_check
 from autograder.core.implementation import CopiedInputs
 from autograder.core.plugin import implementation_for
 
@@ -35,18 +37,11 @@ def rng():
 
 @pytest.fixture
 def spread_values(rng):
-    """Random arrays whose entries differ pairwise by at least 0.01.
+    """spread_values(*shape): entries pairwise at least 0.01 apart, so max pooling has no ties to step across.
 
-    Max pooling is not differentiable where two entries of a window tie; with
-    entries this far apart, the numeric gradient's tiny steps never change a
-    window's maximum, so the numeric and analytic gradients must agree.
+    See autograder.core.gradcheck.spread_values for why numeric gradients need them.
     """
-
-    def make(*shape):
-        count = int(np.prod(shape))
-        return rng.permutation(np.arange(count) * 0.01 - count * 0.005).reshape(shape)
-
-    return make
+    return lambda *shape: spread_array(rng, shape)
 
 
 @pytest.fixture
@@ -132,25 +127,14 @@ def conv_backward_case(request):
 
 @pytest.fixture
 def works_first():
-    """Grade a property (an error raised, inputs left alone) only once the function computes something right.
+    """works_first(function, known_case): grade a property only once `function` computes something right.
 
-    works_first(function, known_case) runs known_case, a check of `function` on a
-    case with known outputs; when it fails, the test fails with a message saying
-    so. Diagnostics use it too, to say "fix the forward pass first" before they
-    blame a backward pass for what a wrong forward pass did.
+    known_case is a check of `function` on a case with known outputs; when it fails,
+    the test fails saying to fix `function` first (autograder.core.gradcheck.works_first).
+    Diagnostics use it too, to say "fix the forward pass first" before they blame a
+    backward pass for what a wrong forward pass did.
     """
-
-    def check(function: str, known_case) -> None:
-        __tracebackhide__ = True
-        try:
-            known_case()
-        except AssertionError as failure:
-            raise AssertionError(
-                f"{function} does not give the right output on a known case yet, and this test needs it to: "
-                f"fix {function} first.\n  {failure}"
-            ) from None
-
-    return check
+    return works_first_check
 
 
 @pytest.fixture

@@ -279,6 +279,36 @@ class DeviceLoader:
             yield x, self._targets(self.labels[index])
 
 
+def training_loader(
+    recipe: Recipe,
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor,
+    device: torch.device,
+    mean: Iterable[float],
+    std: Iterable[float],
+    seed: int = 0,
+) -> DeviceLoader:
+    """The loader `recipe` trains on: shuffled every epoch, augmented, label-smoothed and batched as it says.
+
+    images (N, C, H, W) uint8 and labels (N,) as DeviceLoader takes them; mean, std per
+    channel; seed draws the shuffles and augmentations. The recipe's drop_last holds only
+    when there is at least one full batch, so a split smaller than a batch still trains.
+    """
+    return DeviceLoader(
+        images,
+        labels,
+        recipe.batch_size,
+        device,
+        mean,
+        std,
+        shuffle=True,
+        augment=recipe.augment,
+        seed=seed,
+        drop_last=recipe.drop_last and len(labels) >= recipe.batch_size,
+        label_smoothing=recipe.label_smoothing,
+    )
+
+
 def format_duration(seconds: float) -> str:
     """A duration as H:MM:SS, or M:SS under an hour ('?' when unknown)."""
     if not math.isfinite(seconds) or seconds < 0:
@@ -898,18 +928,7 @@ def run(args: argparse.Namespace, stream: TextIO | None = None) -> dict[str, Any
     from cnn_datasets import NORMALIZATION
 
     mean, std = NORMALIZATION[NORMALIZED_LIKE.get(dataset, dataset)]
-    train_loader = DeviceLoader(
-        *train_split,
-        recipe.batch_size,
-        device,
-        mean,
-        std,
-        shuffle=True,
-        augment=recipe.augment,
-        seed=args.seed,
-        drop_last=recipe.drop_last and len(train_split[1]) >= recipe.batch_size,
-        label_smoothing=recipe.label_smoothing,
-    )
+    train_loader = training_loader(recipe, *train_split, device, mean, std, seed=args.seed)
     test_loader = DeviceLoader(*test_split, 1024, device, mean, std)
     channels = train_split[0].shape[1]
     model = build_model(models, args.model, channels, num_classes=10).to(device)

@@ -149,6 +149,36 @@ def fix_first_note(actual: Any, expected: Any, *, what: str, function: str) -> s
     return f"\n  Fix {function} first: its output is wrong on these inputs too ({failure}); the cache comes from it."
 
 
+def spread_values(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A float64 array of `shape` whose entries differ pairwise by at least 0.01, in an order drawn from rng.
+
+    Max pooling is not differentiable where two entries of a window tie; with entries
+    this far apart, a numeric gradient's steps (GRADIENT_STEP) never change a window's
+    maximum, so the numeric and the analytic gradient must agree.
+    """
+    count = int(np.prod(shape))
+    return rng.permutation(np.arange(count) * 0.01 - count * 0.005).reshape(shape)
+
+
+def works_first(function: str, known_case: Callable[[], Any]) -> None:
+    """Run known_case, a check of `function` on a case with known outputs; if it fails, fail saying so.
+
+    A test of a property (an error raised, inputs left alone, a numeric gradient) calls
+    it first: a submission whose function returns nothing useful must not earn the
+    points of the checks around the computation, and its student must read that the
+    function itself is what to fix. Raises AssertionError naming `function` and
+    carrying known_case's own failure.
+    """
+    __tracebackhide__ = True
+    try:
+        known_case()
+    except AssertionError as failure:
+        raise AssertionError(
+            f"{function} does not give the right output on a known case yet, and this test needs it to: "
+            f"fix {function} first.\n  {failure}"
+        ) from None
+
+
 def forward_of(function: Callable[..., Any], arguments: tuple, *, wrt: int, output: int = 0) -> Callable:
     """The map v -> function(*arguments with v at position wrt)[output], for numeric gradients.
 

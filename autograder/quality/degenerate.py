@@ -14,12 +14,12 @@ still runs. Functions whose honest flag is set keep their real answers.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.core.assignments import AssignmentSpec
+from autograder.quality.variants import write_reference_files
 
 # Checks of shapes alone earn a few points; nothing else a degenerate submission does may.
 DEGENERATE_ALLOWANCE = 0.05
@@ -107,21 +107,17 @@ def _cnnkit_missing(name):
 
 def _write(spec: AssignmentSpec, directory: Path, transform: str | None, keep: Callable[[str], bool]) -> Path:
     """The reference's files in directory, graded functions rebound: kept, degenerate (transform) or missing (None)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for file_name in spec.files:
-        source = (spec.reference_dir / file_name).read_text()
-        names = [name for name, function in spec.functions.items() if function.file == file_name]
+
+    def rebind(file_name: str, source: str) -> str:
         block = _HEADER.replace("{transform}", _TRANSFORMS[transform] if transform else "value")
-        for name in names:
-            if keep(name):
+        for name, function in spec.functions.items():
+            if function.file != file_name or keep(name):
                 continue
             wrapper = f"_cnnkit_degenerate({name})" if transform else f"_cnnkit_missing({name!r})"
             block += f"{name} = {wrapper}\n"
-        (directory / file_name).write_text(source + block)
-    for file_name in getattr(spec, "artifacts", ()):
-        if (spec.reference_dir / file_name).is_file():
-            shutil.copyfile(spec.reference_dir / file_name, directory / file_name)
-    return directory
+        return source + block
+
+    return write_reference_files(spec, directory, rebind)
 
 
 def write_degenerate(spec: AssignmentSpec, degenerate: Degenerate, directory: Path) -> Path:

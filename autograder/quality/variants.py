@@ -86,15 +86,26 @@ def materialize(spec: AssignmentSpec, bug: Bug, directory: Path) -> Path:
     """
     if bug.file not in spec.files:
         raise PatchError(f"bug {bug.id!r}: {bug.file} is not one of {spec.name}'s files {spec.files}")
+    return write_reference_files(
+        spec, directory, lambda file_name, source: bug.apply(source) if file_name == bug.file else source
+    )
+
+
+def write_reference_files(spec: AssignmentSpec, directory: Path, edit: Callable[[str, str], str]) -> Path:
+    """Write a submission made from the reference into `directory`: every variant and degenerate one.
+
+    Inputs: spec; directory (created if missing); edit(file_name, source) -> source,
+    what the submission changes in each of the reference's allow-listed files.
+    Only the allow-listed files and the artifacts the reference has are written, exactly
+    what a submission may contain, so the result is graded like a submission.
+    Returns the directory.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for file_name in spec.files:
-        source = (spec.reference_dir / file_name).read_text()
-        if file_name == bug.file:
-            source = bug.apply(source)
-        (directory / file_name).write_text(source)
-    # Artifacts (trained checkpoints) travel with a submission; a variant keeps the reference's.
-    for file_name in getattr(spec, "artifacts", ()):
+        (directory / file_name).write_text(edit(file_name, (spec.reference_dir / file_name).read_text()))
+    # Artifacts (trained checkpoints) travel with a submission; one made from the reference keeps the reference's.
+    for file_name in spec.artifacts:
         if (spec.reference_dir / file_name).is_file():
             shutil.copyfile(spec.reference_dir / file_name, directory / file_name)
     return directory

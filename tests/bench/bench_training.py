@@ -104,7 +104,7 @@ def main() -> bool:
     recipe = driver.default_recipe("lenet", "mnist", device)
     mean, std = NORMALIZATION["mnist"]
     started = time.perf_counter()
-    train_loader = driver.DeviceLoader(train_x, train_y, recipe.batch_size, device, mean, std, shuffle=True)
+    train_loader = driver.training_loader(recipe, train_x, train_y, device, mean, std)
     test_loader = driver.DeviceLoader(test_x, test_y, 1024, device, mean, std)
     log = io.StringIO()
     history = driver.fit(models.LeNet5(), train, train_loader, test_loader, recipe, device, progress=False, stream=log)

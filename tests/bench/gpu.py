@@ -82,7 +82,7 @@ def lenet_time_to_target(device: torch.device, data_dir: Path, smoke: bool) -> R
     recipe.epochs = 1 if smoke else 20  # the recipe's 12 and some slack: the clock stops at the target
     driver.seed_everything(0)
     mean, std = NORMALIZATION["mnist"]
-    train_loader = driver.DeviceLoader(train_x, train_y, recipe.batch_size, device, mean, std, shuffle=True)
+    train_loader = driver.training_loader(recipe, train_x, train_y, device, mean, std)
     test_loader = driver.DeviceLoader(test_x, test_y, 2048, device, mean, std)
     history = driver.fit(
         models.LeNet5(), train, train_loader, test_loader, recipe, device, progress=False, stream=io.StringIO()
@@ -144,17 +144,7 @@ def fast_recipe_on_cifar10(device: torch.device, data_dir: Path, smoke: bool) ->
         train_set, test_set = (train_set[0][:64], train_set[1][:64]), (test_set[0][:32], test_set[1][:32])
     driver.seed_everything(0)
     mean, std = NORMALIZATION["cifar10"]
-    train_loader = driver.DeviceLoader(
-        *train_set,
-        recipe.batch_size,
-        device,
-        mean,
-        std,
-        shuffle=True,
-        augment=recipe.augment,
-        drop_last=recipe.drop_last,
-        label_smoothing=recipe.label_smoothing,
-    )
+    train_loader = driver.training_loader(recipe, *train_set, device, mean, std)
     test_loader = driver.DeviceLoader(*test_set, 2048, device, mean, std)
     amp = "auto" if device.type == "cuda" else "off"
     started = time.perf_counter()

@@ -14,23 +14,23 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
+from cnn_reference.layers.hidden_tests.cases import ConvCase, PoolCase, random_arrays
 
 from autograder.quality.variants import outputs_match
 
 Probe = Callable[[Any], dict[str, Any]]
 
-# (x shape, w shape, stride, pad): overlapping windows, stride > 1, non-square, pad != stride, batch > 1.
+# Overlapping windows, stride > 1, non-square, pad != stride, batch > 1.
 _CONV_GEOMETRIES = {
-    "s1p1": ((2, 3, 5, 5), (2, 3, 3, 3), 1, 1),
-    "s2p1": ((2, 2, 7, 7), (3, 2, 3, 3), 2, 1),
-    "s2p0-nonsquare": ((2, 2, 7, 5), (3, 2, 3, 1), 2, 0),
-    "s1p2-even": ((3, 2, 4, 6), (2, 2, 2, 4), 1, 2),
+    "s1p1": ConvCase((2, 3, 5, 5), 2, (3, 3), 1, 1),
+    "s2p1": ConvCase((2, 2, 7, 7), 3, (3, 3), 2, 1),
+    "s2p0-nonsquare": ConvCase((2, 2, 7, 5), 3, (3, 1), 2, 0),
+    "s1p2-even": ConvCase((3, 2, 4, 6), 2, (2, 4), 1, 2),
 }
-# (x shape, pool height, pool width, stride)
 _POOL_GEOMETRIES = {
-    "2x2s2": ((2, 2, 6, 6), 2, 2, 2),
-    "3x2s1": ((2, 2, 6, 7), 3, 2, 1),
-    "2x3s2-nonsquare": ((2, 3, 6, 9), 2, 3, 2),
+    "2x2s2": PoolCase((2, 2, 6, 6), 2, 2, 2),
+    "3x2s1": PoolCase((2, 2, 6, 7), 3, 2, 1),
+    "2x3s2-nonsquare": PoolCase((2, 3, 6, 9), 2, 3, 2),
 }
 
 # (x shape, p, seed) of dropout's train-mode probes; p = 1 keeps every unit.
@@ -48,22 +48,14 @@ _DROPOUT_PARAMS = {
 }
 
 
-def _arrays(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
-    return [rng.standard_normal(shape) for shape in shapes]
-
-
-def _conv_probe(forward: str, backward: str, geometry: tuple) -> Probe:
-    x_shape, w_shape, stride, pad = geometry
-
+def _conv_probe(forward: str, backward: str, case: ConvCase) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        x, w, b = _arrays(1, x_shape, w_shape, (w_shape[0],))
-        conv_param = {"stride": stride, "pad": pad}
+        x, w, b, conv_param = case.arrays(seed=1)
         out, cache = getattr(impl, forward)(x, w, b, conv_param)
-        (dout,) = _arrays(2, np.shape(out))
+        (dout,) = random_arrays(2, np.shape(out))
         dx, dw, db = getattr(impl, backward)(dout, cache)
         # The inputs after the calls count as outputs: a variant may differ only by modifying them.
-        conv_param_kept = np.array([float(conv_param == {"stride": stride, "pad": pad})])
+        conv_param_kept = np.array([float(conv_param == case.conv_param)])
         return {
             "out": out,
             "dx": dx,
@@ -77,26 +69,21 @@ def _conv_probe(forward: str, backward: str, geometry: tuple) -> Probe:
     return probe
 
 
-def _im2col_probe(geometry: tuple) -> Probe:
-    x_shape, w_shape, stride, pad = geometry
-
+def _im2col_probe(case: ConvCase) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        (x,) = _arrays(3, x_shape)
-        cols = impl.im2col(x, w_shape[2], w_shape[3], stride, pad)
-        (c,) = _arrays(4, np.shape(cols))
-        return {"cols": cols, "col2im": impl.col2im(c, x_shape, w_shape[2], w_shape[3], stride, pad)}
+        (x,) = random_arrays(3, case.x_shape)
+        cols = impl.im2col(x, *case.filter_size, case.stride, case.pad)
+        (c,) = random_arrays(4, np.shape(cols))
+        return {"cols": cols, "col2im": impl.col2im(c, case.x_shape, *case.filter_size, case.stride, case.pad)}
 
     return probe
 
 
-def _pool_probe(forward: str, backward: str, geometry: tuple, tied: bool) -> Probe:
-    x_shape, pool_height, pool_width, stride = geometry
-    pool_param = {"pool_height": pool_height, "pool_width": pool_width, "stride": stride}
-
+def _pool_probe(forward: str, backward: str, case: PoolCase, tied: bool) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
         rng = np.random.default_rng(5)
-        x = rng.integers(0, 3, size=x_shape).astype(float) if tied else rng.standard_normal(x_shape)
-        out, cache = getattr(impl, forward)(x, dict(pool_param))
+        x = rng.integers(0, 3, size=case.x_shape).astype(float) if tied else rng.standard_normal(case.x_shape)
+        out, cache = getattr(impl, forward)(x, case.pool_param)
         dout = rng.standard_normal(np.shape(out))
         dx = getattr(impl, backward)(dout, cache)
         return {"out": out, "dx": dx, "x_after": x, "dout_after": dout}
@@ -106,7 +93,7 @@ def _pool_probe(forward: str, backward: str, geometry: tuple, tied: bool) -> Pro
 
 def _misfit_probe(function: str) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        x, w, b = _arrays(6, (1, 1, 7, 6), (1, 1, 3, 3), (1,))
+        x, w, b = random_arrays(6, (1, 1, 7, 6), (1, 1, 3, 3), (1,))
         if function.startswith("conv"):
             out, _ = getattr(impl, function)(x, w, b, {"stride": 2, "pad": 0})
         else:
@@ -118,7 +105,7 @@ def _misfit_probe(function: str) -> Probe:
 
 def _bn_train_probe(backward: str) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        x, gamma, beta, dout = _arrays(7, (6, 4), (4,), (4,), (6, 4))
+        x, gamma, beta, dout = random_arrays(7, (6, 4), (4,), (4,), (6, 4))
         x = 3 * x + 1
         running_mean, running_var = np.full(4, 0.5), np.full(4, 2.0)
         bn_param = {"mode": "train", "running_mean": running_mean, "running_var": running_var}
@@ -143,7 +130,7 @@ def _bn_train_probe(backward: str) -> Probe:
 
 def _bn_test_probe(backward: str) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        x, gamma, beta, dout = _arrays(8, (5, 3), (3,), (3,), (5, 3))
+        x, gamma, beta, dout = random_arrays(8, (5, 3), (3,), (3,), (5, 3))
         bn_param = {"mode": "test", "running_mean": np.array([0.5, -1.0, 0.0]), "running_var": np.array([2.0, 1, 3])}
         out, cache = impl.batchnorm_forward(x, gamma, beta, bn_param)
         dx, dgamma, dbeta = getattr(impl, backward)(dout, cache)
@@ -153,19 +140,19 @@ def _bn_test_probe(backward: str) -> Probe:
 
 
 def _bn_unknown_mode_probe(impl: Any) -> dict[str, Any]:
-    (x,) = _arrays(9, (4, 2))
+    (x,) = random_arrays(9, (4, 2))
     out, _ = impl.batchnorm_forward(x, np.ones(2), np.zeros(2), {"mode": "training"})
     return {"out": out}
 
 
 def _bn_missing_mode_probe(impl: Any) -> dict[str, Any]:
-    (x,) = _arrays(11, (4, 2))
+    (x,) = random_arrays(11, (4, 2))
     out, _ = impl.batchnorm_forward(x, np.ones(2), np.zeros(2), {})
     return {"out": out}
 
 
 def _spatial_bn_probe(impl: Any) -> dict[str, Any]:
-    x, gamma, beta, dout = _arrays(10, (2, 3, 4, 5), (3,), (3,), (2, 3, 4, 5))
+    x, gamma, beta, dout = random_arrays(10, (2, 3, 4, 5), (3,), (3,), (2, 3, 4, 5))
     x = x * np.array([1.0, 3.0, 0.5])[None, :, None, None] + 2
     bn_param: dict[str, Any] = {"mode": "train"}
     out, cache = impl.spatial_batchnorm_forward(x, gamma, beta, bn_param)
@@ -180,7 +167,7 @@ def _spatial_bn_probe(impl: Any) -> dict[str, Any]:
 
 def _dropout_train_probe(shape: tuple[int, ...], p: float, seed: int) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        x, dout = _arrays(12, shape, shape)
+        x, dout = random_arrays(12, shape, shape)
         dropout_param = {"p": p, "mode": "train", "seed": seed}
         out, cache = impl.dropout_forward(x, dropout_param)
         dx = impl.dropout_backward(dout, cache)
@@ -191,7 +178,7 @@ def _dropout_train_probe(shape: tuple[int, ...], p: float, seed: int) -> Probe:
 
 
 def _dropout_test_probe(impl: Any) -> dict[str, Any]:
-    x, dout = _arrays(13, (4, 6), (4, 6))
+    x, dout = random_arrays(13, (4, 6), (4, 6))
     out, cache = impl.dropout_forward(x, {"p": 0.6, "mode": "test", "seed": 1})
     return {"out": out, "dx": impl.dropout_backward(dout, cache)}
 
@@ -209,7 +196,7 @@ def _dropout_unseeded_probe(impl: Any) -> dict[str, Any]:
 
 def _dropout_param_probe(dropout_param: dict[str, Any]) -> Probe:
     def probe(impl: Any) -> dict[str, Any]:
-        (x,) = _arrays(14, (3, 4))
+        (x,) = random_arrays(14, (3, 4))
         out, _ = impl.dropout_forward(x, dict(dropout_param))
         return {"out": out}
 

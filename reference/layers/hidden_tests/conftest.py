@@ -17,6 +17,7 @@ import pytest
 
 from autograder.core.assignments import LAYERS
 from autograder.core.gradcheck import VALUE_TOLERANCE, assert_close, fix_first_note
+from autograder.core.gradcheck import works_first as works_first_check
 from autograder.core.implementation import CopiedInputs, LocalImplementation
 from autograder.core.plugin import implementation_for
 from autograder.quality.variants import describe_known_mistakes
@@ -105,20 +106,16 @@ def matches_reference(layers_as_given, reference):
 
 @pytest.fixture
 def works_first(matches_reference):
-    """Grade a property (an error raised, inputs left alone) only where the function also works.
+    """works_first(function, scenario): grade a property (an error raised, inputs untouched) once `function` works.
 
-    works_first(scenario) checks scenario's outputs against the reference with a
-    message saying why: a submission that returns nothing useful must not earn the
-    points of the checks around the computation.
+    scenario's outputs must match the reference's first; when they do not, the test
+    fails saying to fix `function` first, as the public tests' works_first does (one
+    rule, autograder.core.gradcheck.works_first): a submission that returns nothing
+    useful must not earn the points of the checks around the computation.
     """
 
-    def check(scenario: Scenario) -> None:
+    def check(function: str, scenario: Scenario) -> None:
         __tracebackhide__ = True
-        try:
-            matches_reference(scenario)
-        except AssertionError as failure:
-            raise AssertionError(
-                f"this check counts only once the function computes the right output, and it does not yet: {failure}"
-            ) from None
+        works_first_check(function, lambda: matches_reference(scenario))
 
     return check

@@ -169,7 +169,10 @@ def test_spatial_batchnorm_test_mode(matches_reference):
 def test_batchnorm_rejects_bad_mode(works_first, layers, mode):
     """batchnorm_forward: ValueError for a missing or unknown mode (graded once train mode works)"""
     x, gamma, beta = bn_inputs(77, (4, 3))
-    works_first(lambda impl: {"out of batchnorm_forward": impl.batchnorm_forward(x, gamma, beta, {"mode": "train"})[0]})
+    works_first(
+        "batchnorm_forward",
+        lambda impl: {"out of batchnorm_forward": impl.batchnorm_forward(x, gamma, beta, {"mode": "train"})[0]},
+    )
     bn_param = {} if mode is None else {"mode": mode}
     with pytest.raises(ValueError):
         layers.batchnorm_forward(x, gamma, beta, bn_param)

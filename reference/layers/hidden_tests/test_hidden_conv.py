@@ -116,7 +116,7 @@ def test_conv_naive_leaves_inputs_unchanged(matches_reference):
 )
 def test_conv_forward_naive_value_error_names_dimension(works_first, layers, x_shape, w_shape, stride, pad, dimension):
     """conv_forward_naive: ValueError naming the dimension that does not fit (graded once the forward pass works)"""
-    works_first(forward_scenario("conv_forward_naive"))
+    works_first("conv_forward_naive", forward_scenario("conv_forward_naive"))
     x, w = random_arrays(18, x_shape, w_shape)
     with pytest.raises(ValueError, match=f"(?i){dimension}"):
         layers.conv_forward_naive(x, w, np.zeros(w_shape[0]), {"stride": stride, "pad": pad})

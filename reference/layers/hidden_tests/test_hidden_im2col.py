@@ -123,7 +123,7 @@ def test_im2col_functions_leave_inputs_unchanged(matches_reference):
 def test_im2col_value_error_names_dimension(works_first, layers):
     """im2col: ValueError naming the dimension that does not fit (graded once im2col works)"""
     (fitting,) = random_arrays(34, (2, 2, 5, 5))
-    works_first(lambda impl: {"cols of im2col": impl.im2col(fitting, 3, 3, 1, 1)})
+    works_first("im2col", lambda impl: {"cols of im2col": impl.im2col(fitting, 3, 3, 1, 1)})
     (x,) = random_arrays(33, (1, 2, 9, 8))
     with pytest.raises(ValueError, match="(?i)width"):
         layers.im2col(x, 3, 3, 2, 0)

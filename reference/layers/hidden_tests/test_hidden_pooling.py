@@ -106,7 +106,7 @@ def test_pool_numeric_gradient_new_shapes(matches_reference, reference, forward,
 def test_pool_value_error_names_dimension(works_first, layers, forward, x_shape, dimension):
     """pooling forward: ValueError naming the dimension the windows do not fit (graded once the forward pass works)"""
     (fitting,) = random_arrays(54, (2, 2, 6, 6))
-    works_first(lambda impl: {f"out of {forward}": getattr(impl, forward)(fitting, dict(HALVES))[0]})
+    works_first(forward, lambda impl: {f"out of {forward}": getattr(impl, forward)(fitting, dict(HALVES))[0]})
     (x,) = random_arrays(51, x_shape)
     with pytest.raises(ValueError, match=f"(?i){dimension}"):
         getattr(layers, forward)(x, {"pool_height": 2, "pool_width": 3, "stride": 2})
