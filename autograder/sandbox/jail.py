@@ -4,27 +4,13 @@ This runs inside the worker process as its first act, while it is still the kit'
 and before any student file exists in it. It uses the standard library only: the
 worker loads this file by path, since it cannot import the kit's packages.
 
-As root (what CI and Gradescope use):
-- new mount, IPC and network namespaces: System V shared memory, message queues and
-  semaphores live in the IPC namespace and die with its last process; the network
-  namespace has no interface up;
-- a root file system built from an allow-list and nothing else: a size-limited tmpfs
-  holding the folders of `keep` (the interpreter, the standard library, the shared
-  libraries and the environment's site-packages), bound read-only at their own paths,
-  four device files, a procfs with hidepid=2, the submission's work folder and
-  private /tmp, /var/tmp and /dev/shm. The worker's namespace gets it as / and the
-  worker is chrooted into it, so the kit, other copies of it, /run/lock, the host's
-  temporary folders and home folders do not exist for it;
-- the worker joins the sandbox's control groups (memory and processes of the whole
-  sandbox, see process.SandboxCgroup) while it is still root;
-- resource limits, then a switch to a dedicated uid and gid with no supplementary
-  groups, no way to regain privileges, and SIGKILL if the grader dies;
-- last, a seccomp filter (libseccomp) that refuses namespaces, mounts, ptrace, keys,
-  BPF, modules and the like: calls a confined worker never needs, and the kernel's
-  largest attack surface.
-Without root (or where unshare is refused) there are no namespaces: the limits, the
-uid switch (as root) and the seccomp filter still apply, and the notes say that the
-isolation was reduced. See autograder/sandbox/isolation.py.
+confine() does, in this order: join the sandbox's control groups (process.SandboxCgroup)
+while the host's tree is still there; as root, new mount, IPC and network namespaces and
+a root file system holding only the allow-listed folders (the worker is chrooted into
+it); the kit modules and the student's files; resource limits; the switch to the slot's
+uid and gid with no way back; last, the seccomp filter (apply_seccomp). Without root, or where unshare is refused, the steps
+that need it are skipped and the notes say the isolation was reduced
+(isolation.py). docs/sandbox.md says what each step defends against.
 """
 
 from __future__ import annotations
