@@ -8,9 +8,9 @@ confine() does, in this order: join the sandbox's control groups (process.Sandbo
 while the host's tree is still there; as root, new mount, IPC and network namespaces and
 a root file system holding only the allow-listed folders (the worker is chrooted into
 it); the kit modules and the student's files; resource limits; the switch to the slot's
-uid and gid with no way back; last, the seccomp filter (apply_seccomp). Without root, or where unshare is refused, the steps
-that need it are skipped and the notes say the isolation was reduced
-(isolation.py). docs/sandbox.md says what each step defends against.
+uid and gid with no way back; last, the seccomp filter (apply_seccomp). Without root,
+or where unshare is refused, the steps that need it are skipped and the notes say the
+isolation was reduced (isolation.py). docs/sandbox.md says what each step defends against.
 """
 
 from __future__ import annotations
