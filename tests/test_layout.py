@@ -33,10 +33,23 @@ def lint_imports(engine_parent: Path) -> subprocess.CompletedProcess:
     )
 
 
+def _not_python(folder: str, names: list[str]) -> list[str]:
+    """shutil.copytree's ignore: everything but Python files and folders (no templates, checkpoints, caches)."""
+    return [name for name in names if not (name.endswith(".py") or Path(folder, name).is_dir()) or name == "templates"]
+
+
 @pytest.fixture
 def engine_copy(tmp_path: Path) -> Path:
-    """A copy of autograder/ (its Python files) in tmp_path, found before the kit's own."""
-    shutil.copytree(KIT_ROOT / "autograder", tmp_path / "autograder", ignore=shutil.ignore_patterns("templates"))
+    """Copies of the engine, the assignments and the reference (their Python files) in tmp_path, found first.
+
+    They carry their import names (cnn_assignments, cnn_reference), as the kit's install maps them.
+    """
+    for folder, import_name in (
+        ("autograder", "autograder"),
+        ("assignments", "cnn_assignments"),
+        ("reference", "cnn_reference"),
+    ):
+        shutil.copytree(KIT_ROOT / folder, tmp_path / import_name, ignore=_not_python)
     return tmp_path
 
 
@@ -57,15 +70,20 @@ def test_the_kit_keeps_its_import_rules(tmp_path):
         ("sandbox/wire.py", "from autograder.core import results", "standard library and numpy only"),
         ("sandbox/protocol.py", "from autograder.core import results", "standard library and numpy only"),
         ("sandbox/worker.py", "from autograder.sandbox import calls", "standard library and numpy only"),
+        # What students run needs only core; the hidden tests also run where only core and quality ship.
+        ("../cnn_assignments/layers/conftest.py", "from autograder.quality import variants", "only the engine's core"),
+        ("../cnn_assignments/layers/test_conv.py", "import cnn_reference.layers.conv", "never imports the reference"),
+        ("../cnn_reference/layers/hidden_tests/conftest.py", "from autograder.grading import grade", "only core and"),
     ],
 )
 def test_a_broken_import_rule_fails(engine_copy, module, planted, broken):
-    path = engine_copy / "autograder" / module
+    path = (engine_copy / "autograder" / module).resolve()
     path.write_text(f"{planted}  # noqa\n" + path.read_text())
     result = lint_imports(engine_copy)
     assert result.returncode != 0, result.stdout
     broken_lines = result.stdout.split("Broken contracts")[-1]
-    assert broken in result.stdout and module.replace("/", ".").removesuffix(".py") in broken_lines, result.stdout
+    importer = ".".join(path.relative_to(engine_copy).with_suffix("").parts)
+    assert broken in broken_lines and importer in broken_lines, result.stdout
 
 
 def _modules_loaded_by(*argv: str) -> set[str]:
