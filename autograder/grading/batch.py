@@ -151,7 +151,7 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
         command += ["-k", args.keyword]
     started = time.perf_counter()
     status = "graded"
-    reduced = False
+    reduced = timed_out = False
     process = subprocess.Popen(
         command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -169,11 +169,11 @@ def grade_one(path: Path, spec: AssignmentSpec, results_dir: Path, args: argpars
             process.kill()
             stdout, stderr = process.communicate()
         status = f"{GRADING_TIMED_OUT} {args.submission_timeout:g} s"
+        timed_out = True
     (results_dir / "grader.log").write_bytes(stdout[-20000:] + stderr[-20000:])
     seconds = time.perf_counter() - started
     # A grader stopped for taking too long writes what it graded before SIGTERM (its results.json
     # says it was interrupted): those points stand. A grader that failed any other way gets a 0.
-    timed_out = status.startswith(GRADING_TIMED_OUT)
     try:
         report = json.loads(report_path.read_text()) if status == "graded" or timed_out else None
     except (OSError, ValueError):
